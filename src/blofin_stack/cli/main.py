@@ -1,0 +1,32 @@
+"""The ``blofin`` command: one verb per job (parse arguments, call a service, print)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.logging import RichHandler
+
+from blofin_stack.cli import backtest, data, pipeline, report
+from blofin_stack.cli.output import console
+
+app = typer.Typer(
+    name="blofin",
+    help="blofin-stack: research, backtest and rank trading strategies for Blofin perpetuals.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(report.app, name="report")
+app.command("backtest")(backtest.backtest)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    """Set up logging (to stderr) for every command."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )

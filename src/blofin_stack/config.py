@@ -1,0 +1,85 @@
+"""The one typed configuration of blofin-stack, read from environment variables and ``.env``.
+
+Variable names are the ones the operators already use (see ``.env.example``); nothing else in the
+package reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from blofin_stack.market.timeframes import parse_timeframe
+
+
+class Settings(BaseSettings):
+    """All settings, each with its environment variable (upper-case field name) and default."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Root of all state: database, market store, reports.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite file DATA_DIR/blofin.db (WAL mode)."
+    )
+    shared_data_dir: Path = Field(
+        Path("../shared/data"), description="Read-only real market data used by the demo, tests, benchmarks."
+    )
+
+    backtest_lookback_days: int = Field(7, gt=0, description="Length of the backtest window in days.")
+    backtest_timeframes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["1m", "5m", "1H"],
+        description="Comma-separated timeframes the strategy cycle backtests (60m is an alias of 1H).",
+    )
+    backtest_fee_bps: float = Field(6.0, ge=0, description="Fee per side in basis points (Blofin taker 0.06 %).")
+    backtest_slippage_bps: float = Field(1.0, ge=0, description="Adverse slippage per fill in basis points.")
+    backtest_initial_capital: float = Field(10_000.0, gt=0, description="Starting equity in USDT.")
+
+    ranker_top_n: int = Field(20, gt=0, description="How many strategies the ranker keeps.")
+    ranker_replace_fraction: float = Field(
+        0.2, ge=0, le=1, description="Bottom fraction of the ranking marked as replacement candidates."
+    )
+    pipeline_workers: int = Field(-1, description="Parallel worker processes (joblib n_jobs; -1 = all cores).")
+
+    ml_models_path: Path = Field(Path(""), description="Model store; empty means DATA_DIR/models.")
+    api_host: str = Field("127.0.0.1", description="REST API and dashboard bind address.")
+    api_port: int = Field(8780, gt=0, lt=65536, description="REST API and dashboard port.")
+    blofin_ws_url: str = Field("wss://openapi.blofin.com/ws/public", description="Blofin public WebSocket.")
+    blofin_rest_url: str = Field("https://openapi.blofin.com", description="Blofin REST base URL.")
+
+    @field_validator("backtest_timeframes", mode="before")
+    @classmethod
+    def _split_timeframes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            canonical = [parse_timeframe(str(part)) for part in value]
+            return list(dict.fromkeys(canonical))
+        return value
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'blofin.db').as_posix()}"
+        if self.ml_models_path == Path(""):
+            self.ml_models_path = self.data_dir / "models"
+        return self
+
+    @property
+    def market_dir(self) -> Path:
+        """Directory of the Parquet market-data store."""
+        return self.data_dir / "market"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Directory of the daily report files (JSON and Markdown)."""
+        return self.data_dir / "reports"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real data set (skipped with a reason when absent) and isolated settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from blofin_stack.config import Settings, get_settings
+from blofin_stack.db.engine import dispose_engines
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """``SHARED_DATA_DIR`` if set, else ``../shared/data`` next to the repository."""
+    configured = os.environ.get("SHARED_DATA_DIR")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """Folder of the real 1m candle files (``INST.csv.gz``); skips the test when it is absent."""
+    folder = shared_data_root() / "binance-usdm-1m"
+    if not folder.is_dir():
+        pytest.skip(f"real market data not found at {folder} (set SHARED_DATA_DIR)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def btc_1m(real_data_dir: Path) -> pd.DataFrame:
+    """30 days of real BTC-USDT 1m candles in the house OHLCV layout (int64 ``ts`` index)."""
+    return pd.read_csv(real_data_dir / "BTC-USDT.csv.gz").set_index("ts")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing every path at a fresh temporary ``DATA_DIR`` (env vars, like a user would)."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHARED_DATA_DIR", str(shared_data_root()))
+    for name in ("DATABASE_URL", "ML_MODELS_PATH", "BACKTEST_TIMEFRAMES", "BACKTEST_LOOKBACK_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+    dispose_engines()
