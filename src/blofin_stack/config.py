@@ -22,9 +22,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Field(Path("data"), description="Root of all state: database, market store, reports.")
-    database_url: str = Field(
-        "", description="SQLAlchemy URL; empty means SQLite file DATA_DIR/blofin.db (WAL mode)."
-    )
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite file DATA_DIR/blofin.db (WAL mode).")
     shared_data_dir: Path = Field(
         Path("../shared/data"), description="Read-only real market data used by the demo, tests, benchmarks."
     )

@@ -111,6 +111,7 @@ strategy_backtest_results = sa.Table(
     sa.Column("avg_hold_bars", sa.Float),
     sa.Column("score", sa.Float),
     sa.Column("status", sa.String(32)),
+    sa.Column("error", sa.Text),
     sa.Column("tuning_attempt", sa.Integer, nullable=False, server_default="0"),
     sa.Column("design_prompt", sa.Text),
     sa.Column("timestamp", UtcDateTime, nullable=False),

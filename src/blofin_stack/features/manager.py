@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from blofin_stack.features.registry import GROUPS, REGISTRY, FeatureRegistry, FeatureSpec
-from blofin_stack.market.candles import resample_ohlcv
+from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
 
@@ -32,9 +32,7 @@ def _evaluate(spec: FeatureSpec, ohlcv: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def compute_features(
-    ohlcv: pd.DataFrame, names: Iterable[str], registry: FeatureRegistry = REGISTRY
-) -> pd.DataFrame:
+def compute_features(ohlcv: pd.DataFrame, names: Iterable[str], registry: FeatureRegistry = REGISTRY) -> pd.DataFrame:
     """Compute the named features on ``ohlcv``.
 
     Args:
@@ -97,19 +95,21 @@ class FeatureManager:
         """
         step = timeframe_ms(timeframe)
         end = end_ms if end_ms is not None else self.store.last_ts(inst_id) + MINUTE_MS
-        history_bars = lookback_bars + max_warmup(feature_list, self.registry) + 1
-        start = (end // step - history_bars) * step
-        candles = self.store.read_candles(inst_id, start, end)
-        bars = resample_ohlcv(candles, timeframe, until_ms=end)
+        bars = load_bars(
+            self.store,
+            inst_id,
+            timeframe,
+            start_ms=(end // step - lookback_bars) * step,
+            end_ms=end,
+            warmup_bars=max_warmup(feature_list, self.registry) + 1,
+        )
         return compute_features(bars, feature_list, self.registry).iloc[-lookback_bars:]
 
     def list_available_features(self) -> list[dict[str, str | int]]:
         """Every exact feature's metadata, then each family as a pattern (``rsi_{n}``)."""
         listed = [spec.describe() for spec in self.registry.specs()]
         for fam in self.registry.families():
-            listed.append(
-                {"name": fam.pattern, "group": fam.group, "description": fam.description, "family": "yes"}
-            )
+            listed.append({"name": fam.pattern, "group": fam.group, "description": fam.description, "family": "yes"})
         return listed
 
     def get_feature_group(self, group_name: str) -> list[str]:

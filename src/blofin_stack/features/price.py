@@ -59,7 +59,11 @@ def hl2(ohlcv: pd.DataFrame) -> pd.Series:
 
 
 @feature(
-    "hlc3", "price", description="Typical price (high + low + close) / 3", units="USDT", source="TA-Lib TYPPRICE"
+    "hlc3",
+    "price",
+    description="Typical price (high + low + close) / 3",
+    units="USDT",
+    source="TA-Lib TYPPRICE",
 )
 def hlc3(ohlcv: pd.DataFrame) -> pd.Series:
     return (ohlcv["high"] + ohlcv["low"] + ohlcv["close"]) / 3

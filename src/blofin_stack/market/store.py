@@ -36,9 +36,7 @@ from blofin_stack.market.timeframes import MINUTE_MS
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 _INST_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
-_SCHEMA = pa.schema(
-    [("ts", pa.int64())] + [(name, pa.float64()) for name in OHLCV_COLUMNS]
-)
+_SCHEMA = pa.schema([("ts", pa.int64())] + [(name, pa.float64()) for name in OHLCV_COLUMNS])
 
 
 class UnknownInstrumentError(KeyError):

@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.Column("backtest_sharpe", sa.Float(), nullable=True),
         sa.Column("status", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ml_ensembles")),
-        sa.UniqueConstraint(
-            "ensemble_name", "timestamp", name=op.f("uq_ml_ensembles_ensemble_name_timestamp")
-        ),
+        sa.UniqueConstraint("ensemble_name", "timestamp", name=op.f("uq_ml_ensembles_ensemble_name_timestamp")),
     )
     op.create_table(
         "ml_model_results",
@@ -161,6 +159,7 @@ def upgrade() -> None:
         sa.Column("avg_hold_bars", sa.Float(), nullable=True),
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("tuning_attempt", sa.Integer(), server_default="0", nullable=False),
         sa.Column("design_prompt", sa.Text(), nullable=True),
         sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),

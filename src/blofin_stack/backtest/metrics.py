@@ -1,0 +1,141 @@
+"""Backtest metrics and the composite score. All are after fees and slippage.
+
+Units, stated once and used everywhere (reports, database, CLI):
+
+===================  =========================================================================
+trades               number of closed trades (int)
+win_rate             fraction of trades with net PnL > 0, 0..1
+avg_pnl_pct          mean net PnL per trade, percent of entry notional
+total_pnl_pct        compounded growth of equity over the window, percent
+sharpe               mean / standard deviation (ddof=1) of per-bar equity returns, annualised by
+                     sqrt(bars per 365-day year) (crypto trades 24/7); 0 when undefined
+sortino              mean per-bar return / downside deviation sqrt(mean(min(r, 0)^2)) (target 0;
+                     Sortino & Price 1994), annualised the same way; 0 when undefined
+max_drawdown_pct     largest peak-to-trough fall of the marked-to-market equity curve (start
+                     included as a peak), percent (positive)
+profit_factor        gross profit / gross loss of net trade PnL; +inf when there is no losing
+                     trade (shown as null in JSON), None without trades
+expectancy_pct       win_rate * mean win - (1 - win_rate) * mean loss (Tharp), percent per trade;
+                     equal to avg_pnl_pct by construction, reported in the standard form
+exposure_pct         percent of window bars with a position open during the bar
+avg_hold_bars        mean bars a position was open
+score                seed 001's composite, see :func:`composite_score`
+===================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypedDict
+
+import numpy as np
+
+
+class Metrics(TypedDict):
+    """The metrics of one backtest (units in the module docstring)."""
+
+    trades: int
+    win_rate: float
+    avg_pnl_pct: float
+    total_pnl_pct: float
+    sharpe: float
+    sortino: float
+    max_drawdown_pct: float
+    profit_factor: float | None
+    expectancy_pct: float
+    exposure_pct: float
+    avg_hold_bars: float
+    score: float
+
+
+def per_bar_returns(equity: np.ndarray) -> np.ndarray:
+    """Simple returns of an equity curve (float64, length n), the first from the starting equity 1.0."""
+    curve = np.concatenate(([1.0], np.asarray(equity, dtype=np.float64)))
+    return curve[1:] / curve[:-1] - 1.0
+
+
+def sharpe_ratio(returns: np.ndarray, periods_per_year: float) -> float:
+    """Annualised Sharpe ratio of per-period returns (risk-free rate 0); 0.0 when undefined."""
+    if len(returns) < 2:
+        return 0.0
+    std = float(np.std(returns, ddof=1))
+    if std == 0.0 or not math.isfinite(std):
+        return 0.0
+    return float(np.mean(returns)) / std * math.sqrt(periods_per_year)
+
+
+def sortino_ratio(returns: np.ndarray, periods_per_year: float) -> float:
+    """Annualised Sortino ratio (target 0, downside deviation over all periods); 0.0 when undefined."""
+    if len(returns) < 2:
+        return 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if downside == 0.0:
+        return 0.0
+    return float(np.mean(returns)) / downside * math.sqrt(periods_per_year)
+
+
+def max_drawdown_pct(equity: np.ndarray) -> float:
+    """Largest peak-to-trough fall of ``equity`` in percent, the starting equity 1.0 counting as a peak."""
+    curve = np.concatenate(([1.0], np.asarray(equity, dtype=np.float64)))
+    peaks = np.maximum.accumulate(curve)
+    return float(np.max(1.0 - curve / peaks) * 100.0)
+
+
+def composite_score(win_rate: float, avg_pnl_pct: float, sharpe: float, max_drawdown_pct: float) -> float:
+    """Seed 001's score: ``win_rate*40 + avg_pnl_pct*30 + sharpe*20 - max_drawdown*10``.
+
+    Units chosen (and tested): ``win_rate`` as a fraction 0..1, ``avg_pnl_pct`` in percent per trade,
+    ``sharpe`` annualised, ``max_drawdown`` as a fraction 0..1 (``max_drawdown_pct / 100``). Example:
+    win rate 55 %, +0.2 % per trade, Sharpe 1.5, drawdown 8 % -> 22 + 6 + 30 - 0.8 = 57.2.
+    """
+    return win_rate * 40.0 + avg_pnl_pct * 30.0 + sharpe * 20.0 - (max_drawdown_pct / 100.0) * 10.0
+
+
+def compute_metrics(
+    net_returns: np.ndarray,
+    hold_bars: np.ndarray,
+    equity: np.ndarray,
+    in_position: np.ndarray,
+    periods_per_year: float,
+) -> Metrics:
+    """All metrics of one backtest.
+
+    Args:
+        net_returns: float64 per-trade net return, fraction of entry notional (after fees).
+        hold_bars: int per-trade bars held.
+        equity: float64 per-bar marked-to-market equity of the window (start = 1.0).
+        in_position: bool per window bar.
+        periods_per_year: bars per year of the timeframe (:func:`~blofin_stack.market.timeframes.bars_per_year`).
+    """
+    trades = len(net_returns)
+    pnl_pct = np.asarray(net_returns, dtype=np.float64) * 100.0
+    wins = pnl_pct[pnl_pct > 0]
+    losses = pnl_pct[pnl_pct <= 0]
+    win_rate = len(wins) / trades if trades else 0.0
+    avg_pnl = float(pnl_pct.mean()) if trades else 0.0
+    gross_loss = -float(losses.sum())
+    if not trades:
+        profit_factor: float | None = None
+    elif gross_loss == 0.0:
+        profit_factor = math.inf
+    else:
+        profit_factor = float(wins.sum()) / gross_loss
+    mean_win = float(wins.mean()) if len(wins) else 0.0
+    mean_loss = -float(losses.mean()) if len(losses) else 0.0
+    returns = per_bar_returns(equity)
+    sharpe = sharpe_ratio(returns, periods_per_year)
+    drawdown = max_drawdown_pct(equity)
+    return Metrics(
+        trades=trades,
+        win_rate=win_rate,
+        avg_pnl_pct=avg_pnl,
+        total_pnl_pct=(float(equity[-1]) - 1.0) * 100.0 if len(equity) else 0.0,
+        sharpe=sharpe,
+        sortino=sortino_ratio(returns, periods_per_year),
+        max_drawdown_pct=drawdown,
+        profit_factor=profit_factor,
+        expectancy_pct=win_rate * mean_win - (1.0 - win_rate) * mean_loss,
+        exposure_pct=float(np.mean(in_position)) * 100.0 if len(in_position) else 0.0,
+        avg_hold_bars=float(np.mean(hold_bars)) if trades else 0.0,
+        score=composite_score(win_rate, avg_pnl, sharpe, drawdown),
+    )

@@ -1,0 +1,33 @@
+"""Strategies: the :class:`Strategy` interface and the built-in library (one module each)."""
+
+from blofin_stack.strategies.base import (
+    Param,
+    ParamError,
+    RiskRules,
+    SignalError,
+    Strategy,
+    crossed_above,
+    crossed_below,
+    signal_frame,
+)
+from blofin_stack.strategies.catalog import (
+    BUILTIN_STRATEGIES,
+    UnknownStrategyError,
+    builtin_strategies,
+    get_strategy,
+)
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "Param",
+    "ParamError",
+    "RiskRules",
+    "SignalError",
+    "Strategy",
+    "UnknownStrategyError",
+    "builtin_strategies",
+    "crossed_above",
+    "crossed_below",
+    "get_strategy",
+    "signal_frame",
+]
