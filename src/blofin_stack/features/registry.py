@@ -36,22 +36,38 @@ GROUPS = (
     "custom",
 )
 
-#: Relative tolerance that defines the end of a recursive indicator's warm-up.
+#: Relative tolerance that defines the end of a recursive indicator's warm-up: the weight left on the
+#: indicator's seed (its first values) once the warm-up is over.
 WARMUP_TOLERANCE = 1e-6
 
+#: Seed weight for recursive indicators whose value is not a price level (RSI, ATR, volume EMA, MACD,
+#: +DI/-DI). Their seed can be off by several times the value itself (measured on BTC: up to ~6x), so
+#: a 1e-6 seed weight does not bound the relative error to 1e-6; these wait two decades more.
+STRICT_SEED_WEIGHT = 1e-8
 
-def ema_warmup(period: int) -> int:
-    """Bars until an EMA with alpha = 2/(period+1) forgets its seed to ``WARMUP_TOLERANCE``."""
+
+def ema_warmup(period: int, seed_weight: float = WARMUP_TOLERANCE) -> int:
+    """Bars until an EMA with alpha = 2/(period+1) weighs its seed by less than ``seed_weight``."""
     alpha = 2.0 / (period + 1)
-    return period + math.ceil(math.log(WARMUP_TOLERANCE) / math.log(1 - alpha))
+    return period + math.ceil(math.log(seed_weight) / math.log(1 - alpha))
 
 
-def wilder_warmup(period: int) -> int:
-    """Bars until Wilder's smoothing (alpha = 1/period; RSI, ATR, ADX) forgets its seed."""
+def wilder_warmup(period: int, seed_weight: float = WARMUP_TOLERANCE) -> int:
+    """Bars until Wilder's smoothing (alpha = 1/period; RSI, ATR, ADX) weighs its seed below ``seed_weight``."""
     if period <= 1:
         return period
     alpha = 1.0 / period
-    return period + math.ceil(math.log(WARMUP_TOLERANCE) / math.log(1 - alpha))
+    return period + math.ceil(math.log(seed_weight) / math.log(1 - alpha))
+
+
+def strict_ema_warmup(period: int) -> int:
+    """:func:`ema_warmup` at :data:`STRICT_SEED_WEIGHT`, for EMAs of values that are not price levels."""
+    return ema_warmup(period, STRICT_SEED_WEIGHT)
+
+
+def strict_wilder_warmup(period: int) -> int:
+    """:func:`wilder_warmup` at :data:`STRICT_SEED_WEIGHT` (RSI, ATR, +DI/-DI, ADX)."""
+    return wilder_warmup(period, STRICT_SEED_WEIGHT)
 
 
 class UnknownFeatureError(KeyError):

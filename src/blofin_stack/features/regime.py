@@ -1,0 +1,131 @@
+"""Regime features: directional movement (ADX, +DI, -DI), trend/range flags and a volatility regime.
+
+Flags are 0.0/1.0 floats, NaN while their inputs are still warming up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import talib
+
+from blofin_stack.features.registry import feature, strict_wilder_warmup, wilder_warmup
+from blofin_stack.features.volatility import atr_pct_14
+
+ADX_PERIOD = 14
+TRENDING_ADX = 25.0
+RANGING_ADX = 20.0
+VOL_REGIME_WINDOW = 500
+VOL_REGIME_LOW, VOL_REGIME_HIGH = 0.25, 0.75
+
+#: +DI/-DI are Wilder-smoothed ranges; ADX Wilder-smooths DX built from them, so the warm-ups chain.
+DI_WARMUP = strict_wilder_warmup(ADX_PERIOD)
+ADX_WARMUP = DI_WARMUP + wilder_warmup(ADX_PERIOD)
+_DMI_SOURCE = "Wilder's directional movement (1978)"
+
+
+def _hlc(ohlcv: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    return ohlcv["high"], ohlcv["low"], ohlcv["close"]
+
+
+def _flag(condition: pd.Series, *inputs: pd.Series) -> pd.Series:
+    """``condition`` as 0.0/1.0, NaN where any input is NaN (still warming up)."""
+    warming = pd.concat(inputs, axis=1).isna().any(axis=1)
+    return condition.astype("float64").mask(warming)
+
+
+@feature(
+    "adx_14",
+    "regime",
+    warmup_bars=ADX_WARMUP,
+    description="Average Directional Index over 14 bars: trend strength regardless of direction",
+    units="0-100",
+    source=f"TA-Lib ADX(high, low, close, 14) ({_DMI_SOURCE})",
+)
+def adx_14(ohlcv: pd.DataFrame) -> pd.Series:
+    return talib.ADX(*_hlc(ohlcv), ADX_PERIOD)
+
+
+@feature(
+    "plus_di_14",
+    "regime",
+    warmup_bars=DI_WARMUP,
+    description="Plus directional indicator (+DI) over 14 bars",
+    units="0-100",
+    source=f"TA-Lib PLUS_DI(high, low, close, 14) ({_DMI_SOURCE})",
+)
+def plus_di_14(ohlcv: pd.DataFrame) -> pd.Series:
+    return talib.PLUS_DI(*_hlc(ohlcv), ADX_PERIOD)
+
+
+@feature(
+    "minus_di_14",
+    "regime",
+    warmup_bars=DI_WARMUP,
+    description="Minus directional indicator (-DI) over 14 bars",
+    units="0-100",
+    source=f"TA-Lib MINUS_DI(high, low, close, 14) ({_DMI_SOURCE})",
+)
+def minus_di_14(ohlcv: pd.DataFrame) -> pd.Series:
+    return talib.MINUS_DI(*_hlc(ohlcv), ADX_PERIOD)
+
+
+def _trending(ohlcv: pd.DataFrame, direction: int) -> pd.Series:
+    """1.0 while ADX > 25 and the DI of ``direction`` (+1 up, -1 down) leads the other."""
+    adx, plus, minus = adx_14(ohlcv), plus_di_14(ohlcv), minus_di_14(ohlcv)
+    leads = plus > minus if direction > 0 else minus > plus
+    return _flag((adx > TRENDING_ADX) & leads, adx, plus, minus)
+
+
+@feature(
+    "is_trending_up",
+    "regime",
+    warmup_bars=ADX_WARMUP,
+    description="1 when adx_14 > 25 and +DI > -DI (a strong uptrend), else 0",
+    units="flag 0/1",
+    source=_DMI_SOURCE,
+)
+def is_trending_up(ohlcv: pd.DataFrame) -> pd.Series:
+    return _trending(ohlcv, +1)
+
+
+@feature(
+    "is_trending_down",
+    "regime",
+    warmup_bars=ADX_WARMUP,
+    description="1 when adx_14 > 25 and -DI > +DI (a strong downtrend), else 0",
+    units="flag 0/1",
+    source=_DMI_SOURCE,
+)
+def is_trending_down(ohlcv: pd.DataFrame) -> pd.Series:
+    return _trending(ohlcv, -1)
+
+
+@feature(
+    "is_ranging",
+    "regime",
+    warmup_bars=ADX_WARMUP,
+    description="1 when adx_14 < 20 (no trend to speak of), else 0",
+    units="flag 0/1",
+    source=_DMI_SOURCE,
+)
+def is_ranging(ohlcv: pd.DataFrame) -> pd.Series:
+    adx = adx_14(ohlcv)
+    return _flag(adx < RANGING_ADX, adx)
+
+
+@feature(
+    "volatility_regime",
+    "regime",
+    warmup_bars=strict_wilder_warmup(14) + VOL_REGIME_WINDOW - 1,
+    description=(
+        "Volatility regime from the percentile rank of atr_pct_14 within the trailing 500 bars (this bar "
+        "included): 0 low (rank <= 25%), 1 normal, 2 high (rank > 75%)"
+    ),
+    units="class 0/1/2",
+    source="rolling(500) percentile rank of TA-Lib ATR(14) / close",
+)
+def volatility_regime(ohlcv: pd.DataFrame) -> pd.Series:
+    rank = atr_pct_14(ohlcv).rolling(VOL_REGIME_WINDOW).rank(pct=True)
+    regime = np.select([rank <= VOL_REGIME_LOW, rank > VOL_REGIME_HIGH], [0.0, 2.0], default=1.0)
+    return pd.Series(regime, index=ohlcv.index).mask(rank.isna())
