@@ -1,0 +1,75 @@
+"""Metrics and the composite score on hand-computed values."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from blofin_stack.backtest.metrics import (
+    composite_score,
+    compute_metrics,
+    max_drawdown_pct,
+    per_bar_returns,
+    sharpe_ratio,
+    sortino_ratio,
+)
+
+
+def test_score_formula_units() -> None:
+    # win rate 55 % as a fraction, +0.2 % per trade, Sharpe 1.5, drawdown 8 % as a fraction
+    assert composite_score(0.55, 0.2, 1.5, 8.0) == pytest.approx(22 + 6 + 30 - 0.8)
+    assert composite_score(0.0, 0.0, 0.0, 0.0) == 0.0
+    assert composite_score(1.0, 0.0, 0.0, 100.0) == pytest.approx(40 - 10)
+
+
+def test_per_bar_returns_start_from_one() -> None:
+    np.testing.assert_allclose(per_bar_returns(np.array([1.1, 0.99])), [0.1, -0.1])
+
+
+def test_sharpe_matches_statistics_module() -> None:
+    r = np.array([0.01, -0.01, 0.02, 0.0])
+    expected = statistics.mean(r) / statistics.stdev(r) * math.sqrt(365 * 24 * 12)
+    assert sharpe_ratio(r, 365 * 24 * 12) == pytest.approx(expected)
+    assert sharpe_ratio(np.zeros(10), 100) == 0.0
+    assert sharpe_ratio(np.array([0.01]), 100) == 0.0
+
+
+def test_sortino_uses_downside_deviation() -> None:
+    r = np.array([0.02, -0.01, 0.03, -0.02])
+    downside = math.sqrt((0.01**2 + 0.02**2) / 4)
+    assert sortino_ratio(r, 1) == pytest.approx(np.mean(r) / downside)
+    assert sortino_ratio(np.array([0.01, 0.02]), 1) == 0.0
+
+
+def test_max_drawdown_counts_the_start_as_a_peak() -> None:
+    assert max_drawdown_pct(np.array([1.1, 0.99, 1.2, 0.9])) == pytest.approx(25.0)
+    assert max_drawdown_pct(np.array([0.8, 0.9])) == pytest.approx(20.0)
+    assert max_drawdown_pct(np.array([1.0, 1.1])) == 0.0
+
+
+def test_compute_metrics_by_hand() -> None:
+    net = np.array([0.02, -0.01, 0.01, 0.0])  # a zero trade is not a win
+    equity = np.array([1.0, 1.02, 1.02, 1.0098, 1.0098, 1.019898, 1.019898, 1.019898])
+    m = compute_metrics(net, np.array([2, 1, 3, 1]), equity, np.array([0, 1, 1, 1, 0, 1, 1, 0], bool), 8760)
+    assert m["trades"] == 4
+    assert m["win_rate"] == 0.5
+    assert m["avg_pnl_pct"] == pytest.approx(0.5)
+    assert m["profit_factor"] == pytest.approx(3.0)
+    assert m["expectancy_pct"] == pytest.approx(0.5 * 1.5 - 0.5 * 0.5)
+    assert m["expectancy_pct"] == pytest.approx(m["avg_pnl_pct"])
+    assert m["total_pnl_pct"] == pytest.approx(1.9898)
+    assert m["exposure_pct"] == pytest.approx(62.5)
+    assert m["avg_hold_bars"] == pytest.approx(1.75)
+    assert m["max_drawdown_pct"] == pytest.approx((1 - 1.0098 / 1.02) * 100)
+    assert m["score"] == pytest.approx(composite_score(0.5, 0.5, m["sharpe"], m["max_drawdown_pct"]))
+
+
+def test_profit_factor_edge_cases() -> None:
+    flat = np.ones(3)
+    no_trades = compute_metrics(np.array([]), np.array([], int), flat, np.zeros(3, bool), 1)
+    assert no_trades["profit_factor"] is None and no_trades["win_rate"] == 0.0 and no_trades["score"] == 0.0
+    only_wins = compute_metrics(np.array([0.01]), np.array([1]), np.array([1.0, 1.01, 1.01]), np.ones(3, bool), 1)
+    assert only_wins["profit_factor"] == math.inf
