@@ -111,6 +111,19 @@ def test_vwap_restarts_at_utc_midnight(midnight_bars: pd.DataFrame) -> None:
     )
 
 
+def test_vwap_zscore_by_hand(midnight_bars: pd.DataFrame) -> None:
+    z = compute_features(midnight_bars, ["vwap_zscore"])["vwap_zscore"].to_numpy()
+    closes = midnight_bars["close"].to_numpy()
+    # session 2: typical prices 108, 96, 97, 95 with volumes 2, 6, 2, 4; population variance weighted by volume
+    prices, volumes = np.array([108.0, 96, 97, 95]), np.array([2.0, 6, 2, 4])
+    for k in range(1, 4):
+        p, v = prices[: k + 1], volumes[: k + 1]
+        mean = (p * v).sum() / v.sum()
+        sigma = math.sqrt(((p - mean) ** 2 * v).sum() / v.sum())
+        assert math.isclose(z[2 + k], (closes[2 + k] - mean) / sigma, rel_tol=1e-9)
+    assert z[0] == 0.0 and z[2] == 0.0  # a session's first bar has no band: no stretch
+
+
 def test_volume_ratio_by_hand() -> None:
     volumes = [float(v % 7 + 1) for v in range(25)]
     bars = _frame([(101, 99, 100, v) for v in volumes], first_ts=0)
