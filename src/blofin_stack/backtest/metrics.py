@@ -48,6 +48,10 @@ class Metrics(TypedDict):
     score: float
 
 
+#: Names of the metrics, in report order.
+METRIC_NAMES: tuple[str, ...] = tuple(Metrics.__annotations__)
+
+
 def per_bar_returns(equity: np.ndarray) -> np.ndarray:
     """Simple returns of an equity curve (float64, length n), the first from the starting equity 1.0."""
     curve = np.concatenate(([1.0], np.asarray(equity, dtype=np.float64)))

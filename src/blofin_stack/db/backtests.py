@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 
 from blofin_stack.db.tables import strategy_backtest_results as table
-
-#: Metric columns stored for every backtest (units in ``blofin_stack.backtest.metrics``).
-METRIC_COLUMNS = (
-    "trades",
-    "win_rate",
-    "avg_pnl_pct",
-    "total_pnl_pct",
-    "sharpe",
-    "sortino",
-    "max_drawdown_pct",
-    "profit_factor",
-    "expectancy_pct",
-    "exposure_pct",
-    "avg_hold_bars",
-    "score",
-)
 
 
 def insert_results(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
@@ -39,8 +24,9 @@ def insert_results(connection: sa.Connection, rows: Sequence[dict[str, Any]]) ->
         if record.get("profit_factor") == float("inf"):
             record["profit_factor"] = None
         clean.append(record)
-    if clean:
-        connection.execute(table.insert(), clean)
+    # one executemany per run of rows with the same columns (error rows carry no metrics)
+    for _, group in groupby(clean, key=lambda record: sorted(record)):
+        connection.execute(table.insert(), list(group))
     return len(clean)
 
 

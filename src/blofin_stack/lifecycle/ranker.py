@@ -98,7 +98,7 @@ def rank_strategies(
         key=lambda a: (-a["score"], -a["trades"], a["strategy_name"]),
     )
     n = len(aggregates)
-    replace_from = n - math.floor(n * replace_fraction)
+    replace_from = n - math.floor(n * replace_fraction + 1e-9)  # 1e-9: 0.7 * 90 is 62.99999...
     entries = []
     for rank, agg in enumerate(aggregates, start=1):
         status = REPLACE if rank > replace_from else KEPT if rank <= top_n else BELOW_TOP_N

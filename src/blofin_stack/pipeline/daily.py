@@ -42,15 +42,24 @@ class PipelineRun:
     seconds: float = 0.0
 
 
-def _reading_engine(settings: Settings, dry_run: bool) -> sa.Engine | None:
-    """The engine to read from; in a dry run, only an existing, current database (never migrated)."""
+NO_CYCLE = "report: no strategy cycle has been recorded yet; run --mode strategy first"
+
+
+def _recorded_cycle(settings: Settings, dry_run: bool) -> tuple[StrategyCycle | None, str]:
+    """The newest recorded cycle, or ``None`` and why. A dry run reads only an existing database at the
+    current schema: it never creates or migrates one."""
     if not dry_run:
-        return get_engine(settings.database_url)
+        return load_latest_strategy_cycle(get_engine(settings.database_url)), NO_CYCLE
     url = sa.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
-        return None
+        return None, "report: no strategy cycle recorded: there is no database yet (a dry run creates none)"
     engine = create_engine(settings.database_url)
-    return engine if schema_is_current(engine) else None
+    try:
+        if not schema_is_current(engine):
+            return None, "report: the database schema is not current; run once without --dry-run to upgrade it"
+        return load_latest_strategy_cycle(engine), NO_CYCLE
+    finally:
+        engine.dispose()
 
 
 def run_pipeline(
@@ -94,12 +103,9 @@ def run_pipeline(
     if mode in ("ml", "all"):
         run.messages.append(ML_MODE_MESSAGE)
     if mode in ("report", "all"):
-        cycle = run.cycle
+        cycle, why_none = (run.cycle, "") if run.cycle is not None else _recorded_cycle(settings, dry_run)
         if cycle is None:
-            engine = _reading_engine(settings, dry_run)
-            cycle = load_latest_strategy_cycle(engine) if engine is not None else None
-        if cycle is None:
-            run.messages.append("report: no strategy cycle has been recorded yet; run --mode strategy first")
+            run.messages.append(why_none)
         else:
             run.report = build_report(cycle, mode)
             if not dry_run:

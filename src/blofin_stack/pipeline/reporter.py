@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from blofin_stack.backtest.metrics import METRIC_NAMES
 from blofin_stack.db.tables import utcnow
 from blofin_stack.lifecycle.ranker import REPLACE
 from blofin_stack.market.timeframes import timeframe_ms
@@ -24,22 +25,8 @@ from blofin_stack.serialize import iso, to_json
 ML_NOT_BUILT = "not built yet: the ML cycle (labels, purged walk-forward, model zoo) is a later issue"
 LIVE_NOT_BUILT = "no paper trading yet: forward-test drift is measured once tier-2 strategies trade"
 
-#: Metrics copied into the report's ``backtests`` list (units: ``blofin_stack.backtest.metrics``).
-REPORT_METRICS = (
-    "bars",
-    "trades",
-    "win_rate",
-    "avg_pnl_pct",
-    "total_pnl_pct",
-    "sharpe",
-    "sortino",
-    "max_drawdown_pct",
-    "profit_factor",
-    "expectancy_pct",
-    "exposure_pct",
-    "avg_hold_bars",
-    "score",
-)
+#: Fields copied into the report's ``backtests`` list (units: ``blofin_stack.backtest.metrics``).
+REPORT_METRICS = ("bars", *METRIC_NAMES)
 
 
 def _backtest_entry(row: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from blofin_stack.db.tables import utcnow
 from blofin_stack.lifecycle.ranker import RankEntry, rank_strategies
 from blofin_stack.lifecycle.registry import record_backtest_metrics, register_strategies
 from blofin_stack.market.store import MarketStore
+from blofin_stack.market.timeframes import timeframe_ms
 from blofin_stack.pipeline.backtests import Window, backtest_instrument, cycle_window, data_end
 from blofin_stack.strategies import builtin_strategies
 
@@ -153,7 +154,7 @@ def load_latest_strategy_cycle(engine: sa.Engine) -> StrategyCycle | None:
         started_at=first["timestamp"],
         window=Window(start=min(r["window_start"] for r in rows), end=max(r["window_end"] for r in rows)),
         instruments=sorted({r["inst_id"] for r in rows}),
-        timeframes=list(dict.fromkeys(r["timeframe"] for r in rows)),
+        timeframes=sorted({r["timeframe"] for r in rows}, key=timeframe_ms),
         strategies=sorted({r["strategy_name"] for r in rows}),
         costs=CostModel(first["fee_bps"], first["slippage_bps"]),
         rows=rows,

@@ -201,7 +201,7 @@ def upgrade() -> None:
         sa.Column("ft_last_update", sa.DateTime(timezone=True), nullable=True),
         sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("demoted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("archived", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("archive_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
