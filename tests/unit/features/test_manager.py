@@ -92,9 +92,7 @@ def test_misaligned_or_failing_feature_raises(midnight_bars: pd.DataFrame, func)
 # ------------------------------------------------------------------------------ hand-checked values
 def test_price_features_by_hand(midnight_bars: pd.DataFrame) -> None:
     out = compute_features(midnight_bars, ["returns", "hl2", "donchian_high_3"])
-    np.testing.assert_allclose(
-        out["returns"], [np.nan, 0.03, 108 / 103 - 1, 96 / 108 - 1, 97 / 96 - 1, 95 / 97 - 1]
-    )
+    np.testing.assert_allclose(out["returns"], [np.nan, 0.03, 108 / 103 - 1, 96 / 108 - 1, 97 / 96 - 1, 95 / 97 - 1])
     np.testing.assert_allclose(out["hl2"], [100, 103, 108, 96, 97, 95])
     np.testing.assert_allclose(out["donchian_high_3"], [np.nan, np.nan, 111, 111, 111, 100])
 
@@ -106,9 +104,7 @@ def test_vwap_restarts_at_utc_midnight(midnight_bars: pd.DataFrame) -> None:
     expected.append((2 * 108 + 6 * 96 + 2 * 97 + 4 * 95) / 14)
     np.testing.assert_allclose(out["vwap"], expected)
     closes = midnight_bars["close"].to_numpy()
-    np.testing.assert_allclose(
-        out["vwap_distance"], [(c / v - 1) * 100 for c, v in zip(closes, expected, strict=True)]
-    )
+    np.testing.assert_allclose(out["vwap_distance"], [(c / v - 1) * 100 for c, v in zip(closes, expected, strict=True)])
 
 
 def test_vwap_zscore_by_hand(midnight_bars: pd.DataFrame) -> None:
