@@ -23,9 +23,9 @@ def _store() -> MarketStore:
 def _import_table(report: ImportReport) -> Table:
     table = Table(title="Import")
     for name in ("file", "instrument", "status"):
-        table.add_column(name, overflow="fold")
-    for name in ("rows", "new", "updated", "unchanged", "gaps", "missing"):
-        table.add_column(name, justify="right")
+        table.add_column(name, no_wrap=True, overflow="ellipsis")
+    for name in ("rows", "new", "updated", "same", "gaps", "missing"):
+        table.add_column(name, justify="right", no_wrap=True)
     for f in report.files:
         if f.status == "imported":
             missing = sum(g["missing_bars"] for g in f.gaps)
