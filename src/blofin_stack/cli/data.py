@@ -22,18 +22,21 @@ def _store() -> MarketStore:
 
 def _import_table(report: ImportReport) -> Table:
     table = Table(title="Import")
-    for name in ("file", "instrument", "status"):
-        table.add_column(name, no_wrap=True, overflow="ellipsis")
-    for name in ("rows", "new", "updated", "same", "gaps", "missing"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for name in ("rows", "new", "updated", "same", "gaps (bars)"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for f in report.files:
+        name = (
+            f.path.name if f.inst_id is None or f.path.name.startswith(f.inst_id) else f"{f.path.name} -> {f.inst_id}"
+        )
         if f.status == "imported":
             missing = sum(g["missing_bars"] for g in f.gaps)
-            counts = [str(n) for n in (f.new, f.updated, f.unchanged, len(f.gaps), missing)]
+            counts = [str(f.new), str(f.updated), str(f.unchanged), f"{len(f.gaps)} ({missing})"]
         else:
-            counts = ["-"] * 5
+            counts = ["-"] * 4
         status = Text(f.status, style="green" if f.status == "imported" else "red")
-        table.add_row(Text(f.path.name), f.inst_id or "-", status, str(f.rows), *counts)
+        table.add_row(Text(name), status, str(f.rows), *counts)
     return table
 
 
