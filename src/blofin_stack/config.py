@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     )
     pipeline_workers: int = Field(-1, description="Parallel worker processes (joblib n_jobs; -1 = all cores).")
 
+    feature_cache_enabled: bool = Field(True, description="Cache computed features in memory and on disk.")
+    feature_cache_size: int = Field(1000, gt=0, description="Feature columns kept in the memory cache.")
+    plugins_dir: Path = Field(Path(""), description="Folder of plugin files (*.py); empty means DATA_DIR/plugins.")
+
     ml_models_path: Path = Field(Path(""), description="Model store; empty means DATA_DIR/models.")
     api_host: str = Field("127.0.0.1", description="REST API and dashboard bind address.")
     api_port: int = Field(8780, gt=0, lt=65536, description="REST API and dashboard port.")
@@ -64,12 +68,19 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'blofin.db').as_posix()}"
         if self.ml_models_path == Path(""):
             self.ml_models_path = self.data_dir / "models"
+        if self.plugins_dir == Path(""):
+            self.plugins_dir = self.data_dir / "plugins"
         return self
 
     @property
     def market_dir(self) -> Path:
         """Directory of the Parquet market-data store."""
         return self.data_dir / "market"
+
+    @property
+    def feature_cache_dir(self) -> Path:
+        """Directory of the on-disk feature cache."""
+        return self.data_dir / "cache" / "features"
 
     @property
     def reports_dir(self) -> Path:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from blofin_stack.backtest.engine import BacktestResult, CostModel
 from blofin_stack.cli.output import console, fail, iso, print_json
+from blofin_stack.cli.plugins import load_cli_plugins, plugin_option
 from blofin_stack.config import get_settings
-from blofin_stack.market.store import MarketStore, UnknownInstrumentError
+from blofin_stack.features import FeatureError, FeatureManager, UnknownFeatureError
+from blofin_stack.market.store import UnknownInstrumentError
 from blofin_stack.market.timeframes import TimeframeError, parse_timeframe
 from blofin_stack.pipeline.backtests import DAY_MS, Window, backtest_from_store, data_end
-from blofin_stack.strategies import ParamError, UnknownStrategyError, get_strategy
+from blofin_stack.strategies import ParamError, SignalError, UnknownStrategyError, get_strategy
+from blofin_stack.strategies.plugins import describe_exception
 
 
 def parse_time(text: str) -> int:
@@ -69,35 +73,49 @@ def backtest(
     fee_bps: float | None = typer.Option(None, "--fee-bps", help="Fee per side in bps (default BACKTEST_FEE_BPS)."),
     slippage_bps: float | None = typer.Option(None, "--slippage-bps", help="Slippage per fill in bps."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (with trades) as JSON."),
+    plugin: list[Path] = plugin_option(),
 ) -> None:
     """Backtest STRATEGY on stored candles: next-bar fills, fees and slippage in every PnL."""
     settings = get_settings()
-    store = MarketStore(settings.market_dir)
+    load_cli_plugins(settings, plugin)
+    manager = FeatureManager.from_settings(settings)
+    store = manager.store
     if days is not None and (start or end):
         raise fail("use either --days or --start/--end", 2)
+    overrides = _params(param)
+    start_at = parse_time(start) if start else None
+    end_at = parse_time(end) if end else None
+    if start_at is not None and end_at is not None and start_at >= end_at:
+        raise fail("--start must be before --end", 2)
     try:
         tf = parse_timeframe(timeframe)
         chosen = get_strategy(strategy)
-        end_ms = parse_time(end) if end else data_end(store, [inst])
-        start_ms = parse_time(start) if start else end_ms - int((days or settings.backtest_lookback_days) * DAY_MS)
-        if start_ms >= end_ms:
-            raise fail("--start must be before --end", 2)
+        end_ms = end_at if end_at is not None else data_end(store, [inst])
+        start_ms = (
+            start_at if start_at is not None else end_ms - int((days or settings.backtest_lookback_days) * DAY_MS)
+        )
         costs = CostModel(
             settings.backtest_fee_bps if fee_bps is None else fee_bps,
             settings.backtest_slippage_bps if slippage_bps is None else slippage_bps,
         )
         result = backtest_from_store(
-            store,
+            manager,
             chosen,
             inst,
             tf,
             Window(start_ms, end_ms),
-            params=_params(param),
+            params=overrides,
             costs=costs,
             initial_capital=settings.backtest_initial_capital,
         )
-    except (UnknownStrategyError, UnknownInstrumentError, TimeframeError, ParamError, ValueError) as exc:
-        raise fail(str(exc), 2) from None
+    except (UnknownStrategyError, UnknownInstrumentError, UnknownFeatureError, TimeframeError, ParamError) as exc:
+        raise fail(str(exc), 2) from None  # bad input
+    except (FeatureError, SignalError) as exc:
+        raise fail(str(exc)) from None  # a feature or strategy broke its contract
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None  # e.g. no bars in the window
+    except Exception as exc:  # a strategy's own code failed (plugins may raise anything)
+        raise fail(f"strategy {strategy!r} failed: {describe_exception(exc)}") from None
     if as_json:
         print_json(result.to_dict())
     else:

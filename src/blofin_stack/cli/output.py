@@ -47,5 +47,5 @@ def track(items: Iterable[T], description: str, total: int, enabled: bool = True
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` as an error on stderr and return the ``typer.Exit`` to raise."""
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)

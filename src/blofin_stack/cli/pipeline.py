@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -9,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from blofin_stack.cli.output import console, fail, print_json
+from blofin_stack.cli.plugins import plugin_option
 from blofin_stack.config import get_settings
 from blofin_stack.pipeline.daily import MODES, PipelineRun, run_pipeline
 from blofin_stack.pipeline.strategy_cycle import NoMarketDataError
@@ -65,6 +67,7 @@ def run(
     ),
     days: float | None = typer.Option(None, "--days", help="Backtest window in days (default BACKTEST_LOOKBACK_DAYS)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    plugin: list[Path] = plugin_option(),
 ) -> None:
     """Backtest every strategy on every instrument and timeframe, rank, and report."""
     if mode not in MODES:
@@ -82,6 +85,7 @@ def run(
                 mode,
                 dry_run=dry_run,
                 days=days,
+                plugins=plugin,
                 on_start=start,
                 on_progress=lambda n: bar.advance(task, n),
             )

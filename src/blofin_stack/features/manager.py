@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from blofin_stack.features.cache import FeatureCache, bars_fingerprint
 from blofin_stack.features.registry import GROUPS, REGISTRY, FeatureRegistry, FeatureSpec
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
+
+if TYPE_CHECKING:
+    from blofin_stack.config import Settings
 
 
 class FeatureError(ValueError):
@@ -55,17 +60,70 @@ def compute_features(ohlcv: pd.DataFrame, names: Iterable[str], registry: Featur
     return pd.DataFrame(columns, index=ohlcv.index)
 
 
-def max_warmup(names: Iterable[str], registry: FeatureRegistry = REGISTRY) -> int:
-    """Largest declared warm-up (bars) among ``names``; 0 for none."""
-    return max((registry.resolve(n).warmup_bars for n in names), default=0)
+def max_warmup(names: Iterable[str], timeframe: str | None = None, registry: FeatureRegistry = REGISTRY) -> int:
+    """Largest warm-up among ``names``, in bars of ``timeframe`` (0 for none).
+
+    A higher-timeframe feature (``1H:ema_21``) needs its warm-up in its own bars plus two more (a first
+    higher bar the data may only partly cover, and the one still forming), converted into bars of
+    ``timeframe``.
+
+    Raises:
+        ValueError: a higher-timeframe feature is named but ``timeframe`` is not given.
+        UnknownFeatureError: a name does not resolve.
+    """
+    longest = 0
+    for name in names:
+        spec = registry.resolve(name)
+        bars = spec.warmup_bars
+        if spec.timeframe is not None:
+            if timeframe is None:
+                raise ValueError(f"the warm-up of {name!r} depends on the bars' timeframe: pass timeframe")
+            ratio = -(-timeframe_ms(spec.timeframe) // timeframe_ms(timeframe))
+            bars = (spec.warmup_bars + 2) * ratio
+        longest = max(longest, bars)
+    return longest
 
 
 class FeatureManager:
-    """Central API for features (seed 001): strategies and models ask for features, not candles."""
+    """Central API for features (seed 001): strategies and models ask for features, not candles.
 
-    def __init__(self, store: MarketStore, registry: FeatureRegistry = REGISTRY) -> None:
+    With a :class:`~blofin_stack.features.cache.FeatureCache`, every computed column is cached by
+    instrument, timeframe, feature, data fingerprint and code fingerprint.
+    """
+
+    def __init__(
+        self, store: MarketStore, registry: FeatureRegistry = REGISTRY, cache: FeatureCache | None = None
+    ) -> None:
         self.store = store
         self.registry = registry
+        self.cache = cache
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeatureManager:
+        """A manager over ``Settings.market_dir`` with the cache ``FEATURE_CACHE_*`` asks for."""
+        cache = (
+            FeatureCache(settings.feature_cache_dir, settings.feature_cache_size)
+            if settings.feature_cache_enabled
+            else None
+        )
+        return cls(MarketStore(settings.market_dir), cache=cache)
+
+    def features_for_bars(
+        self, bars: pd.DataFrame, names: Iterable[str], *, inst_id: str, timeframe: str
+    ) -> pd.DataFrame:
+        """:func:`compute_features` on ``bars`` of ``inst_id``/``timeframe``, through the cache if any."""
+        if self.cache is None:
+            return compute_features(bars, names, self.registry)
+        fingerprint = bars_fingerprint(bars)
+        columns: dict[str, np.ndarray] = {}
+        for name in dict.fromkeys(names):
+            spec = self.registry.resolve(name)
+            values = self.cache.get(inst_id, timeframe, spec, fingerprint)
+            if values is None:
+                values = _evaluate(spec, bars)
+                self.cache.put(inst_id, timeframe, spec, fingerprint, values)
+            columns[name] = values
+        return pd.DataFrame(columns, index=bars.index)
 
     def get_features(
         self,
@@ -83,7 +141,8 @@ class FeatureManager:
         Args:
             inst_id: instrument, e.g. ``BTC-USDT``.
             timeframe: ``1m 5m 15m 1H 4H 1D`` (or alias such as ``60m``).
-            feature_list: feature names (see :meth:`list_available_features`).
+            feature_list: feature names (see :meth:`list_available_features`), including
+                higher-timeframe ones such as ``1H:ema_21``.
             lookback_bars: number of bars to return (most recent closed bars).
             end_ms: only bars closed by this time (ms UTC) are used; default: all stored data.
 
@@ -101,9 +160,10 @@ class FeatureManager:
             timeframe,
             start_ms=(end // step - lookback_bars) * step,
             end_ms=end,
-            warmup_bars=max_warmup(feature_list, self.registry) + 1,
+            warmup_bars=max_warmup(feature_list, timeframe, self.registry) + 1,
         )
-        return compute_features(bars, feature_list, self.registry).iloc[-lookback_bars:]
+        features = self.features_for_bars(bars, feature_list, inst_id=inst_id, timeframe=timeframe)
+        return features.iloc[-lookback_bars:]
 
     def list_available_features(self) -> list[dict[str, str | int]]:
         """Every exact feature's metadata, then each family as a pattern (``rsi_{n}``)."""

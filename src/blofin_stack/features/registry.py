@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from blofin_stack.features.mtf import higher_timeframe_values
+from blofin_stack.market.timeframes import TimeframeError, parse_timeframe
+
 FeatureFunc = Callable[[pd.DataFrame], pd.Series]
 
 #: Groups of the operator's feature library (seed 001), in display order.
@@ -88,8 +91,11 @@ class FeatureSpec:
     description: str
     units: str
     source: str
+    #: For a multi-timeframe feature (``1H:ema_21``): the higher timeframe; ``warmup_bars`` then counts
+    #: bars of that timeframe (see :func:`~blofin_stack.features.manager.max_warmup`).
+    timeframe: str | None = None
 
-    def describe(self) -> dict[str, str | int]:
+    def describe(self) -> dict[str, str | int | None]:
         """Metadata as a JSON-friendly dict (no function)."""
         return {
             "name": self.name,
@@ -97,6 +103,7 @@ class FeatureSpec:
             "description": self.description,
             "units": self.units,
             "warmup_bars": self.warmup_bars,
+            "timeframe": self.timeframe,
             "source": self.source,
         }
 
@@ -143,7 +150,8 @@ class FeatureRegistry:
         return family
 
     def resolve(self, name: str) -> FeatureSpec:
-        """The spec for ``name``: an exact feature first, then a family match (``rsi_21``).
+        """The spec for ``name``: an exact feature, a family member (``rsi_21``), or a higher-timeframe
+        feature written ``TIMEFRAME:feature`` (``1H:ema_21``, see :mod:`blofin_stack.features.mtf`).
 
         Raises:
             UnknownFeatureError: nothing resolves ``name``; the message names close matches.
@@ -151,6 +159,8 @@ class FeatureRegistry:
         spec = self._specs.get(name)
         if spec is not None:
             return spec
+        if ":" in name:
+            return self._resolve_higher_timeframe(name)
         for family in self._families.values():
             match = family.regex.match(name)
             if match and int(match.group(1)) >= family.min_n:
@@ -160,6 +170,39 @@ class FeatureRegistry:
         close = difflib.get_close_matches(name, [*self._specs, *self._families], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownFeatureError(f"unknown feature {name!r}{hint}")
+
+    def _resolve_higher_timeframe(self, name: str) -> FeatureSpec:
+        prefix, _, inner_name = name.partition(":")
+        try:
+            timeframe = parse_timeframe(prefix)
+        except TimeframeError as exc:
+            raise UnknownFeatureError(f"feature {name!r}: {exc}") from None
+        inner = self.resolve(inner_name)
+        if inner.timeframe is not None:
+            raise UnknownFeatureError(f"feature {name!r}: a timeframe prefix cannot be nested")
+
+        def func(ohlcv: pd.DataFrame) -> pd.Series:
+            return pd.Series(higher_timeframe_values(ohlcv, timeframe, inner.func), index=ohlcv.index)
+
+        func.__wrapped__ = inner.func  # type: ignore[attr-defined]
+        return FeatureSpec(
+            name=f"{timeframe}:{inner.name}",
+            group=inner.group,
+            func=func,
+            warmup_bars=inner.warmup_bars,
+            description=f"{inner.description} (on closed {timeframe} bars)",
+            units=inner.units,
+            source=f"{inner.source}, computed on {timeframe} bars, as-of join of closed bars",
+            timeframe=timeframe,
+        )
+
+    def snapshot(self) -> tuple[dict[str, FeatureSpec], dict[str, FeatureFamily]]:
+        """A copy of the registrations, for :meth:`restore` (rolling back a plugin that failed)."""
+        return dict(self._specs), dict(self._families)
+
+    def restore(self, snapshot: tuple[dict[str, FeatureSpec], dict[str, FeatureFamily]]) -> None:
+        """Return to the registrations of ``snapshot``."""
+        self._specs, self._families = dict(snapshot[0]), dict(snapshot[1])
 
     def names(self, group: str | None = None) -> list[str]:
         """Registered exact feature names (optionally of one group), in registration order."""
@@ -230,10 +273,14 @@ def family(
         func: Callable[[pd.DataFrame, int], pd.Series],
     ) -> Callable[[pd.DataFrame, int], pd.Series]:
         def build(n: int) -> FeatureSpec:
+            def member(ohlcv: pd.DataFrame) -> pd.Series:
+                return func(ohlcv, n)
+
+            member.__wrapped__ = func  # type: ignore[attr-defined]
             return FeatureSpec(
                 name=pattern.replace("{n}", str(n)),
                 group=group,
-                func=lambda ohlcv: func(ohlcv, n),
+                func=member,
                 warmup_bars=warmup(n),
                 description=description.replace("{n}", str(n)),
                 units=units,

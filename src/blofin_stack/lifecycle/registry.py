@@ -6,7 +6,6 @@ the same table.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -16,14 +15,16 @@ import sqlalchemy as sa
 from blofin_stack.db.registry import update_backtest_metrics, upsert_strategy
 from blofin_stack.lifecycle.ranker import RankEntry
 from blofin_stack.strategies.base import Strategy
+from blofin_stack.strategies.catalog import strategy_file, strategy_source
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register_strategies(connection: sa.Connection, strategies: Iterable[Strategy]) -> None:
-    """Create or refresh the registry row of each strategy (type ``pattern``, source ``builtin``)."""
+    """Create or refresh the registry row of each strategy: type ``pattern``, source ``builtin`` or
+    ``plugin``, and the file that implements it (relative to the package for built-ins)."""
     for strategy in strategies:
-        source_file = Path(inspect.getfile(type(strategy))).resolve()
+        source_file = strategy_file(type(strategy))
         try:
             file_path = source_file.relative_to(_PACKAGE_ROOT).as_posix()
         except ValueError:
@@ -34,7 +35,7 @@ def register_strategies(connection: sa.Connection, strategies: Iterable[Strategy
             {
                 "strategy_type": "pattern",
                 "description": strategy.description,
-                "source": "builtin",
+                "source": strategy_source(strategy.name),
                 "file_path": file_path,
             },
         )

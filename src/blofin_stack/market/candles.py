@@ -50,26 +50,34 @@ def _aggregate(
     return frame[frame.index.to_numpy() + step_ms <= until_ms]
 
 
-def resample_ohlcv(candles: pd.DataFrame, timeframe: str, *, until_ms: int | None = None) -> pd.DataFrame:
-    """Aggregate 1m candles into ``timeframe`` bars (closed bars only).
+def resample_ohlcv(
+    candles: pd.DataFrame, timeframe: str, *, until_ms: int | None = None, source_step_ms: int = MINUTE_MS
+) -> pd.DataFrame:
+    """Aggregate candles into ``timeframe`` bars (closed bars only).
 
     Args:
-        candles: house OHLCV layout, int64 ``ts`` index of 1m open times (ms UTC, sorted, unique).
+        candles: house OHLCV layout, int64 ``ts`` index of open times (ms UTC, sorted, unique) of bars
+            ``source_step_ms`` long (1m by default; any timeframe that divides the target works).
         timeframe: target timeframe (``1m 5m 15m 1H 4H 1D`` or an alias such as ``60m``).
         until_ms: the time up to which data is complete (ms). Default: end of the last input bar.
+        source_step_ms: bar length of ``candles`` in ms.
 
     Returns:
-        OHLCV frame of the target timeframe in the same layout; ``1m`` returns the input's closed bars.
+        OHLCV frame of the target timeframe in the same layout; a target equal to the source returns the
+        input's closed bars.
 
     Raises:
         TimeframeError: unknown timeframe.
+        ValueError: the target is shorter than the source or not a multiple of it.
     """
     step = timeframe_ms(timeframe)
+    if step < source_step_ms or step % source_step_ms:
+        raise ValueError(f"cannot aggregate {source_step_ms // MINUTE_MS}m bars into {timeframe} bars")
     ts = candles.index.to_numpy(dtype="int64")
     if until_ms is None:
-        until_ms = int(ts[-1]) + MINUTE_MS if len(ts) else 0
-    if step == MINUTE_MS:
-        return candles.loc[ts + MINUTE_MS <= until_ms, list(OHLCV_COLUMNS)]
+        until_ms = int(ts[-1]) + source_step_ms if len(ts) else 0
+    if step == source_step_ms:
+        return candles.loc[ts + step <= until_ms, list(OHLCV_COLUMNS)]
     cols = [candles[name].to_numpy(dtype="float64") for name in OHLCV_COLUMNS]
     return _aggregate(ts, *cols, step_ms=step, until_ms=until_ms)
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blofin_stack.backtest.engine import BacktestResult, CostModel, run_backtest
-from blofin_stack.features import compute_features, max_warmup
+from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
 from blofin_stack.strategies import Strategy, get_strategy
+from blofin_stack.strategies.plugins import describe_exception, load_plugins
+
+if TYPE_CHECKING:
+    from blofin_stack.config import Settings
 
 DAY_MS = 86_400_000
 
@@ -43,7 +47,7 @@ def cycle_window(end_ms: int, days: float, timeframes: Sequence[str]) -> Window:
 
 
 def backtest_from_store(
-    store: MarketStore,
+    manager: FeatureManager,
     strategy: Strategy,
     inst_id: str,
     timeframe: str,
@@ -54,12 +58,21 @@ def backtest_from_store(
 ) -> BacktestResult:
     """Backtest ``strategy`` on the stored bars of ``inst_id`` over ``window`` (warm-up loaded before it).
 
+    Features come through ``manager`` (and its cache, if any).
+
     Raises:
         UnknownInstrumentError, ParamError, SignalError, FeatureError, ValueError (no bars in window).
     """
     resolved = strategy.resolve_params(params)
-    warmup = max_warmup(strategy.features_for(resolved)) + 1
-    bars = load_bars(store, inst_id, timeframe, start_ms=window.start, end_ms=window.end, warmup_bars=warmup)
+    names = strategy.features_for(resolved)
+    bars = load_bars(
+        manager.store,
+        inst_id,
+        timeframe,
+        start_ms=window.start,
+        end_ms=window.end,
+        warmup_bars=max_warmup(names, timeframe) + 1,
+    )
     return run_backtest(
         strategy,
         bars,
@@ -68,6 +81,7 @@ def backtest_from_store(
         params=resolved,
         costs=costs,
         start_ms=window.start,
+        features=manager.features_for_bars(bars, names, inst_id=inst_id, timeframe=timeframe),
         initial_capital=initial_capital,
     )
 
@@ -90,37 +104,38 @@ def result_row(result: BacktestResult) -> dict[str, Any]:
 
 
 def backtest_instrument(
-    market_dir: Path,
+    settings: Settings,
     inst_id: str,
-    timeframes: Sequence[str],
     strategy_names: Sequence[str],
     window: Window,
-    costs: CostModel,
-    initial_capital: float,
+    plugins: Sequence[Path] = (),
 ) -> list[dict[str, Any]]:
-    """Every strategy x timeframe on one instrument (a parallel worker's task).
+    """Every strategy x ``BACKTEST_TIMEFRAMES`` on one instrument (a parallel worker's task).
 
-    Features are computed once per timeframe for all strategies. A strategy that fails on this
-    instrument yields a row with ``status="error"`` and the message in ``error``; the others go on.
+    The worker loads the same plugin files as its parent; features are computed once per timeframe
+    for all strategies, through the feature cache. A strategy that fails on this instrument yields a
+    row with ``status="error"`` and the message (with file and line) in ``error``; the others go on.
 
     Returns:
         Rows as :func:`result_row`, plus error rows.
     """
-    store = MarketStore(market_dir)
+    load_plugins(plugins)
+    manager = FeatureManager.from_settings(settings)
+    costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
     strategies = [get_strategy(name) for name in strategy_names]
     wanted = {s.name: s.features_for(s.resolve_params()) for s in strategies}
-    all_features = [n for names in wanted.values() for n in names]
+    all_features = list(dict.fromkeys(n for names in wanted.values() for n in names))
     rows: list[dict[str, Any]] = []
-    for timeframe in timeframes:
+    for timeframe in settings.backtest_timeframes:
         bars = load_bars(
-            store,
+            manager.store,
             inst_id,
             timeframe,
             start_ms=window.start,
             end_ms=window.end,
-            warmup_bars=max_warmup(all_features) + 1,
+            warmup_bars=max_warmup(all_features, timeframe) + 1,
         )
-        features = compute_features(bars, all_features)
+        features = manager.features_for_bars(bars, all_features, inst_id=inst_id, timeframe=timeframe)
         for strategy in strategies:
             try:
                 result = run_backtest(
@@ -131,7 +146,7 @@ def backtest_instrument(
                     costs=costs,
                     start_ms=window.start,
                     features=features,
-                    initial_capital=initial_capital,
+                    initial_capital=settings.backtest_initial_capital,
                 )
                 rows.append(result_row(result))
             except Exception as exc:  # one strategy's failure must not stop the cycle
@@ -148,7 +163,7 @@ def backtest_instrument(
                         "bars": len(bars),
                         "trades": 0,
                         "status": "error",
-                        "error": f"{type(exc).__name__}: {exc}",
+                        "error": describe_exception(exc),
                     }
                 )
     return rows

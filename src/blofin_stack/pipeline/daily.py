@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ def run_pipeline(
     *,
     dry_run: bool = False,
     days: float | None = None,
+    plugins: Sequence[Path] = (),
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> PipelineRun:
@@ -79,6 +80,7 @@ def run_pipeline(
       ``DATA_DIR/reports/YYYY-MM-DD.json`` and ``.md`` and a ``daily_reports`` row.
     * ``all``: strategy, ml, report.
 
+    Plugins (``PLUGINS_DIR/*.py`` and ``plugins``) add features and strategies to the strategy cycle.
     With ``dry_run`` nothing is written to the database or to report files (the report is returned).
     ``on_start(n)`` announces the number of progress steps; ``on_progress(1)`` reports each.
 
@@ -93,7 +95,8 @@ def run_pipeline(
     if mode in ("strategy", "all"):
         if on_start:
             on_start(len(MarketStore(settings.market_dir).instruments()))
-        run.cycle = run_strategy_cycle(settings, days=days, on_progress=on_progress)
+        run.cycle = run_strategy_cycle(settings, days=days, plugins=plugins, on_progress=on_progress)
+        run.messages.extend(run.cycle.plugin_errors)
         if not dry_run:
             persist_strategy_cycle(get_engine(settings.database_url), run.cycle)
         run.messages.append(

@@ -140,6 +140,7 @@ def build_report(cycle: StrategyCycle, mode: str, generated_at: datetime | None 
         "summary": {
             "backtests": len(cycle.rows),
             "errors": len(cycle.errors),
+            "plugin_errors": cycle.plugin_errors,
             "strategies": len(cycle.strategies),
             "seconds": cycle.seconds,
         },

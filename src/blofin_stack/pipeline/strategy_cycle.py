@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,8 @@ from blofin_stack.lifecycle.registry import record_backtest_metrics, register_st
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import timeframe_ms
 from blofin_stack.pipeline.backtests import Window, backtest_instrument, cycle_window, data_end
-from blofin_stack.strategies import builtin_strategies
+from blofin_stack.strategies import all_strategies, get_strategy
+from blofin_stack.strategies.plugins import load_plugins, plugin_paths
 
 
 class NoMarketDataError(RuntimeError):
@@ -43,6 +45,7 @@ class StrategyCycle:
     rows: list[dict[str, Any]] = field(repr=False)
     ranking: list[RankEntry] = field(repr=False)
     seconds: float | None = None
+    plugin_errors: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -54,13 +57,16 @@ def run_strategy_cycle(
     settings: Settings,
     *,
     days: float | None = None,
+    plugins: Sequence[Path] = (),
     on_progress: Callable[[int], None] | None = None,
 ) -> StrategyCycle:
-    """Backtest every built-in strategy on every stored instrument and ``BACKTEST_TIMEFRAMES``.
+    """Backtest every strategy (built-in and plugin) on every stored instrument and ``BACKTEST_TIMEFRAMES``.
 
-    The window is the last ``days`` (default ``BACKTEST_LOOKBACK_DAYS``) of stored data. Work runs in
-    ``PIPELINE_WORKERS`` processes, one task per instrument; ``on_progress(1)`` is called as each
-    instrument finishes. Nothing is written: see :func:`persist_strategy_cycle`.
+    Plugins are the ``*.py`` files of ``PLUGINS_DIR`` plus ``plugins``; a plugin that fails to load is
+    reported in ``plugin_errors`` and the cycle goes on without it. The window is the last ``days``
+    (default ``BACKTEST_LOOKBACK_DAYS``) of stored data. Work runs in ``PIPELINE_WORKERS`` processes, one
+    task per instrument; ``on_progress(1)`` is called as each instrument finishes. Nothing is written:
+    see :func:`persist_strategy_cycle`.
 
     Raises:
         NoMarketDataError: the store holds no candles.
@@ -72,20 +78,11 @@ def run_strategy_cycle(
         raise NoMarketDataError(f"no candles in {settings.market_dir}; import some first: blofin data import PATH")
     timeframes = list(settings.backtest_timeframes)
     window = cycle_window(data_end(store, instruments), days or settings.backtest_lookback_days, timeframes)
-    strategies = [s.name for s in builtin_strategies()]
+    paths = plugin_paths(settings.plugins_dir, plugins)
+    loaded = load_plugins(paths)
+    strategies = [s.name for s in all_strategies()]
     costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
-    tasks = (
-        delayed(backtest_instrument)(
-            settings.market_dir,
-            inst,
-            timeframes,
-            strategies,
-            window,
-            costs,
-            settings.backtest_initial_capital,
-        )
-        for inst in instruments
-    )
+    tasks = (delayed(backtest_instrument)(settings, inst, strategies, window, loaded.loaded) for inst in instruments)
     rows: list[dict[str, Any]] = []
     for inst_rows in Parallel(n_jobs=settings.pipeline_workers, return_as="generator_unordered")(tasks):
         rows.extend(inst_rows)
@@ -105,6 +102,7 @@ def run_strategy_cycle(
         rows=rows,
         ranking=ranking,
         seconds=time.perf_counter() - started,
+        plugin_errors=[str(error) for error in loaded.errors],
     )
 
 
@@ -118,7 +116,7 @@ def persist_strategy_cycle(engine: sa.Engine, cycle: StrategyCycle) -> None:
         "tuning_attempt": 0,
     }
     with engine.begin() as connection:
-        register_strategies(connection, builtin_strategies())
+        register_strategies(connection, [get_strategy(name) for name in cycle.strategies])
         insert_results(connection, [{**row, **extra} for row in cycle.rows])
         insert_rankings(
             connection,

@@ -13,8 +13,11 @@ from blofin_stack.strategies.base import (
 from blofin_stack.strategies.catalog import (
     BUILTIN_STRATEGIES,
     UnknownStrategyError,
+    all_strategies,
     builtin_strategies,
     get_strategy,
+    register_strategy,
+    strategy_classes,
 )
 
 __all__ = [
@@ -25,9 +28,12 @@ __all__ = [
     "SignalError",
     "Strategy",
     "UnknownStrategyError",
+    "all_strategies",
     "builtin_strategies",
     "crossed_above",
     "crossed_below",
     "get_strategy",
+    "register_strategy",
     "signal_frame",
+    "strategy_classes",
 ]

@@ -164,7 +164,7 @@ def test_list_available_features(store: MarketStore) -> None:
     exact = [entry for entry in listed if "family" not in entry]
     assert len(exact) >= 30
     for entry in exact:
-        assert set(entry) == {"name", "group", "description", "units", "warmup_bars", "source"}
+        assert set(entry) == {"name", "group", "description", "units", "warmup_bars", "timeframe", "source"}
         assert all(value != "" for value in entry.values()), entry
         assert isinstance(entry["warmup_bars"], int)
     patterns = {entry["name"] for entry in listed if "family" in entry}

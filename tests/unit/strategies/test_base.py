@@ -100,5 +100,5 @@ def test_crossings_are_strict() -> None:
 
 
 def test_unknown_strategy_lists_the_library() -> None:
-    with pytest.raises(UnknownStrategyError, match="unknown strategy 'nope'; built-ins: rsi_divergence"):
+    with pytest.raises(UnknownStrategyError, match="unknown strategy 'nope'; known: rsi_divergence"):
         get_strategy("nope")
