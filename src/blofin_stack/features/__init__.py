@@ -7,6 +7,7 @@ from blofin_stack.features import (  # noqa: F401  (imported for their registrat
     macd,
     momentum,
     oscillators,
+    patterns,
     price,
     regime,
     trend,

@@ -1,4 +1,8 @@
-"""MACD features: Appel's moving average convergence/divergence (12, 26, 9)."""
+"""MACD features: Appel's moving average convergence/divergence (12, 26, 9).
+
+The ``*_pct`` versions divide by the close (percent of price), so they are comparable across instruments
+and can be pooled in one model; the raw lines are in USDT.
+"""
 
 from __future__ import annotations
 
@@ -53,3 +57,55 @@ def macd_signal_9(ohlcv: pd.DataFrame) -> pd.Series:
 )
 def macd_histogram(ohlcv: pd.DataFrame) -> pd.Series:
     return _macd(ohlcv)[2]
+
+
+def _pct_of_close(ohlcv: pd.DataFrame, line: pd.Series) -> pd.Series:
+    return line / ohlcv["close"] * 100
+
+
+@feature(
+    "macd_pct",
+    "macd",
+    warmup_bars=_LINE_WARMUP,
+    description="MACD line as a percentage of the close: macd_12_26 / close * 100",
+    units="percent",
+    source=f"{_SOURCE} / close * 100",
+)
+def macd_pct(ohlcv: pd.DataFrame) -> pd.Series:
+    return _pct_of_close(ohlcv, macd_12_26(ohlcv))
+
+
+@feature(
+    "macd_signal_pct",
+    "macd",
+    warmup_bars=_SIGNAL_WARMUP,
+    description="MACD signal line as a percentage of the close: macd_signal_9 / close * 100",
+    units="percent",
+    source=f"{_SOURCE} / close * 100",
+)
+def macd_signal_pct(ohlcv: pd.DataFrame) -> pd.Series:
+    return _pct_of_close(ohlcv, macd_signal_9(ohlcv))
+
+
+@feature(
+    "macd_hist_pct",
+    "macd",
+    warmup_bars=_SIGNAL_WARMUP,
+    description="MACD histogram as a percentage of the close: macd_histogram / close * 100",
+    units="percent",
+    source=f"{_SOURCE} / close * 100",
+)
+def macd_hist_pct(ohlcv: pd.DataFrame) -> pd.Series:
+    return _pct_of_close(ohlcv, macd_histogram(ohlcv))
+
+
+@feature(
+    "macd_hist_slope",
+    "macd",
+    warmup_bars=_SIGNAL_WARMUP + 1,
+    description="Change of the MACD histogram over 1 bar: macd_histogram[t] - macd_histogram[t-1]",
+    units="USDT per bar",
+    source=f"{_SOURCE}; first difference of the histogram",
+)
+def macd_hist_slope(ohlcv: pd.DataFrame) -> pd.Series:
+    return macd_histogram(ohlcv).diff()
