@@ -48,3 +48,20 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     yield get_settings()
     get_settings.cache_clear()
     dispose_engines()
+
+
+@pytest.fixture
+def isolated_plugins() -> Iterator[None]:
+    """Plugins register into process-wide registries: put them back as they were after the test."""
+    from blofin_stack.features import REGISTRY
+    from blofin_stack.strategies import catalog, plugins
+
+    features = REGISTRY.snapshot()
+    strategies = dict(catalog._PLUGIN_STRATEGIES)
+    loaded = dict(plugins._loaded)
+    yield
+    REGISTRY.restore(features)
+    catalog._PLUGIN_STRATEGIES.clear()
+    catalog._PLUGIN_STRATEGIES.update(strategies)
+    plugins._loaded.clear()
+    plugins._loaded.update(loaded)

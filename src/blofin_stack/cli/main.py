@@ -7,7 +7,7 @@ import logging
 import typer
 from rich.logging import RichHandler
 
-from blofin_stack.cli import backtest, data, pipeline, report
+from blofin_stack.cli import audit, backtest, data, features, pipeline, report
 from blofin_stack.cli.output import console
 
 app = typer.Typer(
@@ -17,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
+app.add_typer(audit.app, name="audit")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(report.app, name="report")
 app.command("backtest")(backtest.backtest)

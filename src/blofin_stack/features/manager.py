@@ -166,8 +166,9 @@ class FeatureManager:
         return features.iloc[-lookback_bars:]
 
     def list_available_features(self) -> list[dict[str, str | int]]:
-        """Every exact feature's metadata, then each family as a pattern (``rsi_{n}``)."""
-        listed = [spec.describe() for spec in self.registry.specs()]
+        """Every exact feature's metadata (by group, in :data:`GROUPS` order), then each family as a pattern."""
+        specs = sorted(self.registry.specs(), key=lambda spec: GROUPS.index(spec.group))
+        listed: list[dict[str, str | int | None]] = [spec.describe() for spec in specs]
         for fam in self.registry.families():
             listed.append({"name": fam.pattern, "group": fam.group, "description": fam.description, "family": "yes"})
         return listed

@@ -33,19 +33,6 @@ NEW_FEATURES: dict[str, str] = {
     "volume_weighted": "mfi_14 vwma_20 close_to_vwma_20 vwap_upper_2 vwap_lower_2 eom_14",
     "regime": "is_volatile is_quiet efficiency_ratio_10 choppiness_14 trend_regime dx_14",
 }
-NEW_FAMILY_MEMBERS = (
-    "returns_3",
-    "volume_sma_5",
-    "volume_zscore_50",
-    "obv_5",
-    "wma_30",
-    "dema_20",
-    "tema_10",
-    "kama_10",
-    "std_dev_5",
-    "bbands_width_10",
-    "williams_r_7",
-)
 
 
 def _bars(rows: list[tuple[float, float, float, float, float]]) -> pd.DataFrame:
@@ -155,20 +142,3 @@ def test_candle_flags_on_real_data(btc_1m: pd.DataFrame) -> None:
             fired.append(name)
     assert len(fired) >= 12, fired
     assert {-1.0, 1.0} <= set(out["cdl_engulfing"].dropna().unique())
-
-
-def test_new_family_members_are_causal_and_warm_up_honestly(btc_1m: pd.DataFrame) -> None:
-    """Like test_causality / test_warmup, for members of the new families (those tests take exact features)."""
-    bars = btc_1m.iloc[-6000:]
-    names = list(NEW_FAMILY_MEMBERS)
-    full = compute_features(bars, names)
-    prefix = compute_features(bars.iloc[:4000], names)
-    later = compute_features(bars.iloc[500:], names)
-    for name in names:
-        values = full[name].to_numpy()
-        np.testing.assert_allclose(prefix[name].to_numpy(), values[:4000], rtol=1e-9, err_msg=name)
-        warmup = REGISTRY.resolve(name).warmup_bars
-        after, restarted = values[500 + warmup :], later[name].to_numpy()[warmup:]
-        assert not np.isnan(after).any() and not np.isnan(restarted).any(), name
-        scale = np.maximum(np.maximum(np.abs(after), np.abs(restarted)), np.median(np.abs(after)))
-        assert (np.abs(after - restarted) <= 1e-6 * scale).all(), name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,7 @@ from blofin_stack.config import Settings
 from blofin_stack.features import REGISTRY, UnknownFeatureError, compute_features
 from blofin_stack.market.store import MarketStore
 from blofin_stack.pipeline.daily import run_pipeline
-from blofin_stack.strategies import catalog, get_strategy, plugins, strategy_classes
+from blofin_stack.strategies import get_strategy, strategy_classes
 from blofin_stack.strategies.plugins import load_plugins
 
 GOOD = """
@@ -46,18 +45,7 @@ class NearHigh(Strategy):
 """
 
 
-@pytest.fixture(autouse=True)
-def isolated() -> Iterator[None]:
-    """Plugins register into process-wide registries: put them back after each test."""
-    features = REGISTRY.snapshot()
-    strategies = dict(catalog._PLUGIN_STRATEGIES)
-    loaded = dict(plugins._loaded)
-    yield
-    REGISTRY.restore(features)
-    catalog._PLUGIN_STRATEGIES.clear()
-    catalog._PLUGIN_STRATEGIES.update(strategies)
-    plugins._loaded.clear()
-    plugins._loaded.update(loaded)
+pytestmark = pytest.mark.usefixtures("isolated_plugins")
 
 
 def write(path: Path, text: str) -> Path:

@@ -1,0 +1,1 @@
+"""Leakage guards: the look-ahead audit of features and strategies."""
