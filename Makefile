@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Real 1m candles the demo imports (override: make demo DEMO_DATA=/path/to/folder)
+# Real 1m candles and funding rates the demo imports (override: make demo DEMO_DATA=/path/to/folder)
 DEMO_DATA ?= ../shared/data/binance-usdm-1m
+DEMO_FUNDING ?= ../shared/data/binance-usdm-funding-8h.csv.gz
 
 .PHONY: demo test lint bench clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## demo: import the real data and run the daily cycle (strategy, ml, report); prints the report path and top 5
 demo: $(STAMP)
-	$(BIN)/blofin data import $(DEMO_DATA)
+	$(BIN)/blofin data import $(DEMO_DATA) $(wildcard $(DEMO_FUNDING))
 	$(BIN)/blofin pipeline run --mode all
 
 ## test: the whole test suite

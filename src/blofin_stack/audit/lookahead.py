@@ -124,9 +124,9 @@ def _truncation(
     names: Sequence[str],
     registry: FeatureRegistry,
     cuts: np.ndarray,
+    full: pd.DataFrame,
 ) -> dict[str, tuple[int, float, float, float, int]]:
     """Feature -> (first offending position, full value, cut value, |difference|, cut position)."""
-    full = compute_features(bars, names, registry)
     found: dict[str, tuple[int, float, float, float, int]] = {}
     for cut in cuts:
         prefix = compute_features(bars.iloc[: cut + 1], names, registry)
@@ -146,9 +146,9 @@ def _warmup(
     registry: FeatureRegistry,
     timeframe: str | None,
     starts: Sequence[int],
+    full: pd.DataFrame,
 ) -> tuple[dict[str, tuple[int, float, float, float, int]], dict[str, int]]:
     """Feature -> (first offending position, full, later, |difference|, start); and untestable -> bars needed."""
-    full = compute_features(bars, names, registry)
     found: dict[str, tuple[int, float, float, float, int]] = {}
     untestable: dict[str, int] = {}
     for start in starts:
@@ -202,8 +202,9 @@ def audit_features(
     starts = list(warmup_starts) if warmup_starts is not None else [1, n // 10, n // 4]
     findings = []
     try:
-        leaks = _truncation(bars, names, registry, cut_points(n, n_cuts))
-        drift, untestable = _warmup(bars, names, registry, timeframe, starts)
+        full = compute_features(bars, names, registry)
+        leaks = _truncation(bars, names, registry, cut_points(n, n_cuts), full)
+        drift, untestable = _warmup(bars, names, registry, timeframe, starts, full)
     except Exception as exc:  # one bad feature: audit the others one by one to name it
         if len(names) == 1:
             return [Finding(names[0], "feature", False, f"computing it failed: {describe_exception(exc)}", "error")]
@@ -215,7 +216,10 @@ def audit_features(
             )
         ]
     for name in names:
-        if name in leaks:
+        if np.isnan(full[name].to_numpy()).all():
+            detail = "no values on these bars (e.g. no funding rates stored): nothing to audit"
+            findings.append(Finding(name, "feature", True, detail))
+        elif name in leaks:
             i, full_value, cut_value, size, cut = leaks[name]
             detail = (
                 f"look-ahead: the value at {iso(int(ts[i]))} is {full_value:.6g} with the full history but "

@@ -77,7 +77,7 @@ def import_command(
 def list_command(
     json_output: bool = typer.Option(False, "--json", help="Print a JSON list of instruments on stdout."),
 ) -> None:
-    """Per instrument: first and last 1m bar (ms and UTC), bar count, gaps and missing bars."""
+    """Per instrument: first and last 1m bar (ms and UTC), bar count, gaps, missing bars, funding settlements."""
     store = _store()
     rows = []
     for inst_id in store.instruments():
@@ -92,6 +92,7 @@ def list_command(
                 "bars": summary.bars,
                 "gaps": len(summary.gaps),
                 "missing_bars": sum(g.missing_bars for g in summary.gaps),
+                "funding_settlements": 0 if (funding := store.read_funding(inst_id)) is None else len(funding),
             }
         )
     if json_output:

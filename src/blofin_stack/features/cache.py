@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from blofin_stack.features.registry import FeatureSpec
-from blofin_stack.market.store import OHLCV_COLUMNS
 
 _HERE = Path(__file__).resolve().parent
 #: Files whose code shapes every feature value: the registry, the higher-timeframe join, aggregation.
@@ -36,10 +35,12 @@ _ENGINE_FILES = (_HERE / "registry.py", _HERE / "mtf.py", _HERE.parent / "market
 
 
 def bars_fingerprint(ohlcv: pd.DataFrame) -> str:
-    """Hash (24 hex digits) of the bars' open times and OHLCV values: equal only for equal data."""
+    """Hash (24 hex digits) of the bars' open times and every column (OHLCV, funding rates...):
+    equal only for equal data."""
     digest = hashlib.blake2b(digest_size=12)
     digest.update(np.ascontiguousarray(ohlcv.index.to_numpy(dtype="int64")).tobytes())
-    for column in OHLCV_COLUMNS:
+    for column in sorted(ohlcv.columns):
+        digest.update(column.encode())
         digest.update(np.ascontiguousarray(ohlcv[column].to_numpy(dtype="float64")).tobytes())
     return digest.hexdigest()
 

@@ -224,3 +224,19 @@ def choppiness_14(ohlcv: pd.DataFrame) -> pd.Series:
     true_range_sum = talib.SUM(talib.TRANGE(high, low, close), CHOP_PERIOD)
     span = talib.MAX(high, CHOP_PERIOD) - talib.MIN(low, CHOP_PERIOD)
     return 100 * np.log10(true_range_sum / span.where(span > 0)) / np.log10(CHOP_PERIOD)
+
+
+@feature(
+    "funding_rate",
+    "regime",
+    description=(
+        "Perpetual funding rate of the last settlement before the bar's close (positive: longs pay shorts, "
+        "a crowded long side); NaN where the store holds no funding rates for the instrument"
+    ),
+    units="fraction of notional per funding interval",
+    source="exchange funding settlements joined as of each bar's close (market.candles.attach_funding)",
+)
+def funding_rate(ohlcv: pd.DataFrame) -> pd.Series:
+    if "funding_rate" in ohlcv:
+        return ohlcv["funding_rate"].astype("float64")
+    return pd.Series(np.nan, index=ohlcv.index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from blofin_stack.market.candles import resample_ohlcv
+from blofin_stack.market.candles import attach_funding, resample_ohlcv
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
 
@@ -31,7 +31,9 @@ def load_bars(
         warmup_bars: extra bars of history to load before ``start_ms`` for indicator warm-up.
 
     Returns:
-        House OHLCV frame (int64 ``ts`` index of open times in ms, float64 OHLCV).
+        House OHLCV frame (int64 ``ts`` index of open times in ms, float64 OHLCV), plus a
+        ``funding_rate`` column when the store holds funding rates for ``inst_id``
+        (:func:`~blofin_stack.market.candles.attach_funding`).
 
     Raises:
         UnknownInstrumentError, TimeframeError.
@@ -39,4 +41,6 @@ def load_bars(
     step = timeframe_ms(timeframe)
     end = end_ms if end_ms is not None else store.last_ts(inst_id) + MINUTE_MS
     begin = None if start_ms is None else (start_ms // step - warmup_bars) * step
-    return resample_ohlcv(store.read_candles(inst_id, begin, end), timeframe, until_ms=end)
+    bars = resample_ohlcv(store.read_candles(inst_id, begin, end), timeframe, until_ms=end)
+    funding = store.read_funding(inst_id)
+    return bars if funding is None else attach_funding(bars, funding, step)

@@ -31,6 +31,7 @@ def _aggregate(
     volume: np.ndarray,
     step_ms: int,
     until_ms: int,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     if len(ts) == 0:
         return empty_ohlcv()
@@ -44,6 +45,7 @@ def _aggregate(
             "low": np.minimum.reduceat(low, starts),
             "close": close[ends],
             "volume": np.add.reduceat(volume, starts),
+            **{name: values[ends] for name, values in (extra or {}).items()},
         },
         index=pd.Index(bucket[starts], name="ts"),
     )
@@ -64,7 +66,7 @@ def resample_ohlcv(
 
     Returns:
         OHLCV frame of the target timeframe in the same layout; a target equal to the source returns the
-        input's closed bars.
+        input's closed bars. Other columns (e.g. ``funding_rate``) carry the value of the bucket's last bar.
 
     Raises:
         TimeframeError: unknown timeframe.
@@ -77,9 +79,10 @@ def resample_ohlcv(
     if until_ms is None:
         until_ms = int(ts[-1]) + source_step_ms if len(ts) else 0
     if step == source_step_ms:
-        return candles.loc[ts + step <= until_ms, list(OHLCV_COLUMNS)]
+        return candles.loc[ts + step <= until_ms]
     cols = [candles[name].to_numpy(dtype="float64") for name in OHLCV_COLUMNS]
-    return _aggregate(ts, *cols, step_ms=step, until_ms=until_ms)
+    extra = {name: candles[name].to_numpy() for name in candles.columns if name not in OHLCV_COLUMNS}
+    return _aggregate(ts, *cols, step_ms=step, until_ms=until_ms, extra=extra)
 
 
 def trades_to_candles(trades: pd.DataFrame, *, until_ms: int | None = None) -> pd.DataFrame:
@@ -105,3 +108,25 @@ def trades_to_candles(trades: pd.DataFrame, *, until_ms: int | None = None) -> p
     if until_ms is None:
         until_ms = int(ts[-1]) if len(ts) else 0
     return _aggregate(ts, price, price, price, price, size, step_ms=MINUTE_MS, until_ms=until_ms)
+
+
+def attach_funding(bars: pd.DataFrame, funding: pd.DataFrame, step_ms: int) -> pd.DataFrame:
+    """``bars`` with a ``funding_rate`` column: the last settlement **strictly before** each bar's close.
+
+    A settlement at the very instant a bar closes is not counted as known at that close.
+
+    Args:
+        bars: house OHLCV layout, bars ``step_ms`` long.
+        funding: int64 ``ts`` index of settlement times (ms, ascending), float64 ``funding_rate``.
+        step_ms: bar length in ms.
+
+    Returns:
+        A copy of ``bars`` with float64 ``funding_rate`` (fraction per funding interval; NaN before the
+        first settlement).
+    """
+    closes = bars.index.to_numpy(dtype="int64") + step_ms
+    settled = funding.index.to_numpy(dtype="int64")
+    position = np.searchsorted(settled, closes, side="left") - 1
+    rates = funding["funding_rate"].to_numpy(dtype="float64")
+    values = np.where(position >= 0, rates[np.maximum(position, 0)], np.nan)
+    return bars.assign(funding_rate=values)

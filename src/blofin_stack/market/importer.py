@@ -10,7 +10,8 @@ Formats (detected from the extension and, for CSV, the first line):
   to ms; instrument from ``BTCUSDT-1m-2025-05-01.csv`` -> ``BTC-USDT``;
 * freqtrade feather (``BTC_USDT_USDT-1m-futures.feather``, ``BTC_USDT-1m.feather``) with a tz-aware
   ``date`` column;
-* Parquet with the house columns (``ts`` as a column or as the index) or freqtrade's ``date``.
+* Parquet with the house columns (``ts`` as a column or as the index) or freqtrade's ``date``;
+* funding rates: CSV / CSV.gz with header ``ts,inst_id,funding_rate`` (several instruments per file).
 
 A file name that names a timeframe other than ``1m`` is rejected: the store keeps 1m bars and
 aggregates higher timeframes itself.
@@ -31,7 +32,13 @@ import pyarrow as pa
 
 from blofin_stack.market.store import MarketStore, check_inst_id, find_gaps
 from blofin_stack.market.timeframes import MINUTE_MS
-from blofin_stack.market.validation import RAW_COLUMNS, CandleValidationError, validate_candles
+from blofin_stack.market.validation import (
+    RAW_COLUMNS,
+    CandleValidationError,
+    DataValidationError,
+    validate_candles,
+    validate_funding,
+)
 
 #: File endings the importer reads (a folder is expanded to the files with these endings).
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".zip", ".feather", ".parquet")
@@ -79,6 +86,7 @@ class FileResult:
         new, updated, unchanged: 1m bars added, replaced with other values, already stored as is.
         gaps: missing minutes inside the file: dicts ``after_ts``, ``before_ts`` (open times, ms) and
             ``missing_bars``.
+        kind: ``candles`` or ``funding`` (a funding file holds several instruments: ``instruments``).
         error: why the file was rejected (names the file; rows and rules for validation errors).
     """
 
@@ -91,6 +99,8 @@ class FileResult:
     unchanged: int = 0
     gaps: list[dict[str, int]] = field(default_factory=list)
     error: str | None = None
+    kind: Literal["candles", "funding"] = "candles"
+    instruments: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict (``path`` as text)."""
@@ -283,11 +293,49 @@ def _check_one_minute(candles: pd.DataFrame) -> None:
         )
 
 
+def _is_funding_file(path: Path) -> bool:
+    """A CSV whose header names a ``funding_rate`` column (``ts,inst_id,funding_rate``)."""
+    if _suffix(path) not in (".csv", ".csv.gz"):
+        return False
+    try:
+        return "funding_rate" in pd.read_csv(path, nrows=0).columns
+    except _READ_ERRORS:
+        return False
+
+
+def _import_funding(path: Path, store: MarketStore) -> FileResult:
+    """A funding-rate CSV of several instruments: validated whole, then stored per instrument."""
+    try:
+        raw = pd.read_csv(path)
+        by_instrument = validate_funding(raw, path.name)
+    except DataValidationError as exc:
+        return FileResult(path, None, "rejected", rows=len(raw), kind="funding", error=str(exc))
+    except _READ_ERRORS as exc:
+        error = f"{path.name}: rejected, cannot read the file ({type(exc).__name__}: {exc})"
+        return FileResult(path, None, "rejected", kind="funding", error=error)
+    written = [store.write_funding(inst, rates) for inst, rates in by_instrument.items()]
+    return FileResult(
+        path,
+        None,
+        "imported",
+        rows=len(raw),
+        new=sum(w.new for w in written),
+        updated=sum(w.updated for w in written),
+        unchanged=sum(w.unchanged for w in written),
+        kind="funding",
+        instruments=sorted(by_instrument),
+    )
+
+
 def import_file(path: Path, store: MarketStore, inst_id: str | None = None) -> FileResult:
     """Read, validate and merge one file into ``store``; a rejected file stores nothing.
 
-    Never raises for a bad file: the result has ``status="rejected"`` and an ``error`` naming it.
+    Candle files go to the candle store; a funding-rate CSV (header ``ts,inst_id,funding_rate``) to the
+    funding store. Never raises for a bad file: the result has ``status="rejected"`` and an ``error``
+    naming it.
     """
+    if _is_funding_file(path):
+        return _import_funding(path, store)
     named, timeframe = parse_file_name(path)
     instrument = inst_id or named
     rows = 0

@@ -1,9 +1,11 @@
-"""The market-data store: 1-minute candles in Parquet, one file per instrument and UTC month.
+"""The market-data store: 1-minute candles in Parquet, one file per instrument and UTC month, and
+funding-rate settlements, one file per instrument.
 
 Layout under ``root`` (``Settings.market_dir``)::
 
     candles_1m/BTC-USDT/manifest.json           which partition file is current for each month
     candles_1m/BTC-USDT/2025-05.<token>.parquet  ts:int64, open, high, low, close, volume: float64
+    funding/BTC-USDT.parquet                     ts:int64 (settlement time), funding_rate: float64
 
 Why Parquet partitions (see ``docs/DATA.md``): columnar reads of a few columns and a time range are
 fast (7 days x 16 instruments in well under 0.5 s), files are readable by every tool (pandas, DuckDB,
@@ -111,6 +113,7 @@ class MarketStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._candles = self.root / "candles_1m"
+        self._funding = self.root / "funding"
 
     # ----------------------------------------------------------------- reading
     def instruments(self) -> list[str]:
@@ -172,10 +175,10 @@ class MarketStore:
 
     # ----------------------------------------------------------------- writing
     @contextmanager
-    def _locked(self, inst_id: str) -> Iterator[Path]:
-        folder = self._candles / check_inst_id(inst_id)
+    def _locked(self, folder: Path, name: str) -> Iterator[Path]:
+        """Hold an exclusive ``flock`` on ``folder/.<name>.lock`` (writers of one instrument serialise)."""
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:
+        with open(folder / f".{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield folder
@@ -199,7 +202,7 @@ class MarketStore:
         """
         if not candles.index.is_monotonic_increasing or not candles.index.is_unique:
             raise ValueError(f"{inst_id}: candles to write must have sorted, unique open times")
-        with self._locked(inst_id) as folder:
+        with self._locked(self._candles / check_inst_id(inst_id), "candles") as folder:
             manifest = self._manifest(inst_id)
             self._sweep(folder, manifest)
             ts = candles.index.to_numpy(dtype="int64")
@@ -265,3 +268,45 @@ class MarketStore:
         for path in folder.iterdir():
             if (path.suffix == ".parquet" and path.name not in live) or path.suffix == ".tmp":
                 path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- funding rates
+    def funding_instruments(self) -> list[str]:
+        """Instruments with stored funding rates, sorted."""
+        return sorted(p.stem for p in self._funding.glob("*.parquet")) if self._funding.is_dir() else []
+
+    def read_funding(self, inst_id: str) -> pd.DataFrame | None:
+        """Funding settlements of ``inst_id``: int64 ``ts`` index (settlement time, ms UTC), float64
+        ``funding_rate`` (fraction of notional per funding interval); ``None`` when none are stored."""
+        path = self._funding / f"{inst_id}.parquet"
+        if not path.is_file():
+            return None
+        table = pq.read_table(path)
+        return pd.DataFrame(
+            {"funding_rate": table.column("funding_rate").to_numpy()},
+            index=pd.Index(table.column("ts").to_numpy(), name="ts"),
+        )
+
+    def write_funding(self, inst_id: str, rates: pd.DataFrame) -> WriteSummary:
+        """Merge validated funding settlements (``validate_funding``'s layout) into the store, atomically.
+
+        Raises:
+            ValueError: invalid ``inst_id``.
+        """
+        with self._locked(self._funding, check_inst_id(inst_id)) as folder:
+            existing = self.read_funding(inst_id)
+            incoming = rates[["funding_rate"]].astype("float64")
+            if existing is None:
+                merged, counts = incoming, (len(incoming), 0, 0)
+            else:
+                common = incoming.index.intersection(existing.index)
+                same = int((existing.loc[common, "funding_rate"] == incoming.loc[common, "funding_rate"]).sum())
+                counts = (len(incoming) - len(common), len(common) - same, same)
+                merged = pd.concat([existing.drop(index=common), incoming]).sort_index()
+            if counts[0] or counts[1]:
+                table = pa.table(
+                    {"ts": merged.index.to_numpy(dtype="int64"), "funding_rate": merged["funding_rate"].to_numpy()}
+                )
+                tmp = folder / f"{inst_id}.{secrets.token_hex(6)}.tmp"
+                pq.write_table(table, tmp)
+                os.replace(tmp, folder / f"{inst_id}.parquet")
+        return WriteSummary(inst_id, *counts)

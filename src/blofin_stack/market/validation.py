@@ -1,4 +1,4 @@
-"""Validation of 1m candles at the edge: a file is accepted whole or rejected with every rule it breaks.
+"""Validation at the edge: a candle or funding file is accepted whole or rejected with every rule it breaks.
 
 Each rule has a stable short id (used in messages, reports and ``docs/DATA.md``):
 
@@ -64,8 +64,8 @@ class Violation:
         return f"row {self.row} (ts={self.ts}): {self.rule}: {self.detail}"
 
 
-class CandleValidationError(ValueError):
-    """A candle file broke one or more validation rules; nothing of it may be stored.
+class DataValidationError(ValueError):
+    """A file broke one or more validation rules; nothing of it may be stored.
 
     Attributes:
         source: the file (or other origin) the candles came from.
@@ -90,6 +90,14 @@ class CandleValidationError(ValueError):
         more = "; ..." if self.total > MAX_MESSAGE_EXAMPLES else ""
         noun = "violation" if self.total == 1 else "violations"
         return f"{self.source}: rejected, {self.total} {noun} ({per_rule}); {examples}{more}"
+
+
+class CandleValidationError(DataValidationError):
+    """A candle file broke one or more validation rules; nothing of it may be stored."""
+
+
+class FundingValidationError(DataValidationError):
+    """A funding-rate file broke one or more validation rules; nothing of it may be stored."""
 
 
 def _fmt(value: object) -> str:
@@ -121,7 +129,7 @@ class _Checker:
     def ts_text(self, i: int) -> str:
         return "nan" if self.missing["ts"][i] else _fmt(self.raw["ts"].iloc[i])
 
-    def masks(self) -> dict[str, tuple[np.ndarray, Callable[[int], str]]]:
+    def masks(self) -> Masks:
         """Rule id -> (boolean mask over rows, formatter of the detail for row index ``i``)."""
         num, raw, missing = self.num, self.raw, self.missing
         bad_number = {name: ~missing[name] & ~np.isfinite(num[name]) for name in RAW_COLUMNS}
@@ -189,6 +197,30 @@ class _Checker:
         }
 
 
+Masks = dict[str, tuple[np.ndarray, Callable[[int], str]]]
+
+
+def _raise_violations(
+    masks: Masks, ts_text: Callable[[int], str], source: str, error: type[DataValidationError]
+) -> None:
+    """Raise ``error`` listing every broken rule of ``masks`` (rule -> row mask and detail formatter)."""
+    counts: dict[str, int] = {}
+    violations: list[Violation] = []
+    for rule, (mask, detail) in masks.items():
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            continue
+        counts[rule] = len(rows)
+        violations.extend(
+            Violation(int(i) + 1, rule, detail(int(i)), ts_text(int(i))) for i in rows[:MAX_KEPT_VIOLATIONS]
+        )
+    if counts:
+        rank = {rule: position for position, rule in enumerate(counts)}
+        violations.sort(key=lambda v: (v.row, rank[v.rule]))
+        ranked = dict(sorted(counts.items(), key=lambda item: (-item[1], rank[item[0]])))
+        raise error(source, violations[:MAX_KEPT_VIOLATIONS], ranked)
+
+
 def validate_candles(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """Check raw 1m candles against every rule and return them in the house layout.
 
@@ -211,23 +243,71 @@ def validate_candles(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     if absent:
         raise ValueError(f"{source}: missing column(s) {', '.join(absent)}; expected {', '.join(RAW_COLUMNS)}")
     checker = _Checker(raw)
-    counts: dict[str, int] = {}
-    violations: list[Violation] = []
-    for rule, (mask, detail) in checker.masks().items():
-        rows = np.flatnonzero(mask)
-        if len(rows) == 0:
-            continue
-        counts[rule] = len(rows)
-        violations.extend(
-            Violation(int(i) + 1, rule, detail(int(i)), checker.ts_text(int(i))) for i in rows[:MAX_KEPT_VIOLATIONS]
-        )
-    if counts:
-        rank = {rule: position for position, rule in enumerate(counts)}
-        violations.sort(key=lambda v: (v.row, rank[v.rule]))
-        ranked = dict(sorted(counts.items(), key=lambda item: (-item[1], rank[item[0]])))
-        raise CandleValidationError(source, violations[:MAX_KEPT_VIOLATIONS], ranked)
+    _raise_violations(checker.masks(), checker.ts_text, source, CandleValidationError)
     frame = pd.DataFrame(
         {name: checker.num[name] for name in OHLCV_COLUMNS},
         index=pd.Index(checker.num["ts"].astype("int64"), name="ts"),
     )
     return frame
+
+
+#: Columns of a funding-rate file (one row per instrument and settlement).
+FUNDING_COLUMNS = ("ts", "inst_id", "funding_rate")
+#: Largest accepted absolute funding rate per settlement (a fraction; exchanges cap far below it).
+MAX_ABS_FUNDING_RATE = 0.1
+
+
+def validate_funding(raw: pd.DataFrame, source: str) -> dict[str, pd.DataFrame]:
+    """Check raw funding rates and split them by instrument.
+
+    Rules: ``nan``, ``non_numeric`` (ts or funding_rate), ``ts_out_of_range`` (as for candles),
+    ``bad_inst_id`` (not like ``BTC-USDT``), ``rate_out_of_range`` (|rate| > 0.1 per settlement),
+    ``duplicate_ts`` (the same instrument and settlement time twice). Settlement times are kept as
+    given (exchanges stamp them a few ms off the hour).
+
+    Args:
+        raw: rows in file order with columns ``ts`` (settlement time, epoch ms UTC), ``inst_id`` and
+            ``funding_rate`` (fraction of notional per funding interval).
+        source: file name for messages.
+
+    Returns:
+        Instrument -> DataFrame indexed by ``ts`` (int64, ascending) with float64 ``funding_rate``.
+
+    Raises:
+        ValueError: a column is missing.
+        FundingValidationError: any rule is broken (file, rows, rules, counts).
+    """
+    absent = [name for name in FUNDING_COLUMNS if name not in raw.columns]
+    if absent:
+        raise ValueError(f"{source}: missing column(s) {', '.join(absent)}; expected {', '.join(FUNDING_COLUMNS)}")
+    frame = raw.loc[:, list(FUNDING_COLUMNS)].reset_index(drop=True)
+    ts = pd.to_numeric(frame["ts"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    rate = pd.to_numeric(frame["funding_rate"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    inst = frame["inst_id"].astype("string")
+    missing = frame.isna().any(axis=1).to_numpy()
+    bad_number = ~missing & (~np.isfinite(ts) | ~np.isfinite(rate))
+    bad_inst = ~missing & ~inst.str.fullmatch(r"[A-Z0-9]+(-[A-Z0-9]+)+").fillna(False).to_numpy(dtype=bool)
+    duplicated = frame.assign(ts=ts).duplicated(["inst_id", "ts"], keep="first").to_numpy() & np.isfinite(ts)
+    masks: Masks = {
+        "nan": (missing, lambda i: "missing " + ", ".join(c for c in FUNDING_COLUMNS if pd.isna(frame[c].iloc[i]))),
+        "non_numeric": (
+            bad_number,
+            lambda i: f"ts={_fmt(frame['ts'].iloc[i])}, funding_rate={_fmt(frame['funding_rate'].iloc[i])}",
+        ),
+        "ts_out_of_range": (
+            np.isfinite(ts) & ((ts < MIN_TS_MS) | (ts >= MAX_TS_MS)),
+            lambda i: f"ts={_fmt(ts[i])} outside [{MIN_TS_MS}, {MAX_TS_MS})",
+        ),
+        "bad_inst_id": (bad_inst, lambda i: f"inst_id={_fmt(frame['inst_id'].iloc[i])} is not like 'BTC-USDT'"),
+        "rate_out_of_range": (
+            np.isfinite(rate) & (np.abs(rate) > MAX_ABS_FUNDING_RATE),
+            lambda i: f"funding_rate={_fmt(rate[i])} beyond +-{MAX_ABS_FUNDING_RATE}",
+        ),
+        "duplicate_ts": (duplicated, lambda i: f"{frame['inst_id'].iloc[i]} ts={_fmt(ts[i])} already listed"),
+    }
+    _raise_violations(masks, lambda i: _fmt(frame["ts"].iloc[i]), source, FundingValidationError)
+    out = pd.DataFrame({"ts": ts.astype("int64"), "inst_id": inst.to_numpy(dtype=object), "funding_rate": rate})
+    return {
+        str(name): group.set_index("ts")[["funding_rate"]].sort_index()
+        for name, group in out.groupby("inst_id", sort=True)
+    }

@@ -125,7 +125,7 @@ def test_crash_before_commit_keeps_old_data_and_next_write_sweeps(
     pd.testing.assert_frame_equal(store.read_candles("BTC-USDT"), changed)
     manifest = json.loads((store.root / "candles_1m" / "BTC-USDT" / "manifest.json").read_text())
     live = {part["file"] for part in manifest["partitions"].values()}
-    assert folder_files(store, "BTC-USDT") == live | {"manifest.json", ".lock"}
+    assert folder_files(store, "BTC-USDT") == live | {"manifest.json", ".candles.lock"}
 
 
 def test_unknown_instrument_error_names_it_and_the_stored_ones(store: MarketStore) -> None:
