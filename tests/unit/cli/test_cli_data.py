@@ -76,6 +76,7 @@ def test_list_json_fields(settings: Settings, folder: Path) -> None:
         "bars": 4,
         "gaps": 1,
         "missing_bars": 2,
+        "funding_settlements": 0,
     }
     assert (listing[1]["bars"], listing[1]["gaps"], listing[1]["missing_bars"]) == (3, 0, 0)
 
