@@ -31,6 +31,7 @@ lint: $(STAMP)
 ## bench: the benchmarks (prints figures and ratios against peers)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_pipeline.py
 
