@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -65,3 +65,15 @@ def isolated_plugins() -> Iterator[None]:
     catalog._PLUGIN_STRATEGIES.update(strategies)
     plugins._loaded.clear()
     plugins._loaded.update(loaded)
+
+
+@pytest.fixture
+def cycle_size() -> Callable[[Settings, int], int]:
+    """Backtests one strategy cycle runs: each runnable strategy on BACKTEST_TIMEFRAMES plus its own."""
+    from blofin_stack.strategies import all_strategies
+
+    def size(settings: Settings, instruments: int) -> int:
+        runnable = [s for s in all_strategies() if s.unavailable_reason() is None]
+        return instruments * sum(len({*settings.backtest_timeframes, *s.timeframes}) for s in runnable)
+
+    return size

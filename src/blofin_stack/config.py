@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     ranker_replace_fraction: float = Field(
         0.2, ge=0, le=1, description="Bottom fraction of the ranking marked as replacement candidates."
     )
+    # Promotion gates (seed 000). t1: library -> backtest, t2: backtest -> forward, t3: forward -> live.
+    gate_t1_min_trades: int = Field(1, ge=0, description="Tier 1 needs a signal that trades on history.")
+    gate_t2_min_trades: int = Field(50, ge=0, description="Backtest trades on the strategy's own timeframes.")
+    gate_t2_min_win_rate: float = Field(0.40, ge=0, le=1, description="Pooled backtest win rate (fraction).")
+    gate_t2_min_sharpe: float = Field(0.5, description="Median annualised backtest Sharpe.")
+    gate_t2_max_drawdown_pct: float = Field(30.0, ge=0, description="Median backtest max drawdown (percent).")
+    gate_t2_min_profit_factor: float = Field(1.1, ge=0, description="Median backtest profit factor.")
+    gate_t2_min_eep: float = Field(50.0, ge=0, le=100, description="Median backtest EEP score.")
+    gate_t3_min_trades: int = Field(100, ge=0, description="Forward (paper) trades.")
+    gate_t3_min_win_rate: float = Field(0.45, ge=0, le=1, description="Forward win rate (fraction).")
+    gate_t3_min_sharpe: float = Field(1.0, description="Forward annualised Sharpe.")
+    gate_t3_max_drift_pct: float = Field(20.0, ge=0, description="Backtest-to-forward win-rate drift (percent).")
+    gate_t3_min_profit_factor: float = Field(1.3, ge=0, description="Forward profit factor.")
+    gate_t3_min_eep: float = Field(65.0, ge=0, le=100, description="Forward EEP score.")
+    gate_t3_min_forward_days: float = Field(14.0, ge=0, description="Days of forward testing.")
+
     pipeline_workers: int = Field(-1, description="Parallel worker processes (joblib n_jobs; -1 = all cores).")
 
     feature_cache_enabled: bool = Field(True, description="Cache computed features in memory and on disk.")
@@ -76,6 +92,11 @@ class Settings(BaseSettings):
     def market_dir(self) -> Path:
         """Directory of the Parquet market-data store."""
         return self.data_dir / "market"
+
+    @property
+    def strategies_dir(self) -> Path:
+        """Where ``blofin strategies add`` keeps DSL strategy specs (loaded like plugins)."""
+        return self.data_dir / "strategies"
 
     @property
     def feature_cache_dir(self) -> Path:

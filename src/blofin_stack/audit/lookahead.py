@@ -19,7 +19,7 @@ Each finding names the first offending bar (its open time) and the size of the d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -70,10 +70,11 @@ class Finding:
 
 @dataclass
 class AuditReport:
-    """All findings of one audit run."""
+    """All findings of one audit run; ``skipped``: strategies that cannot run yet, with the reason."""
 
     features: list[Finding]
     strategies: list[Finding]
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +85,7 @@ class AuditReport:
             "ok": self.ok,
             "features": [f.as_dict() for f in self.features],
             "strategies": [f.as_dict() for f in self.strategies],
+            "skipped": self.skipped,
         }
 
 
@@ -308,7 +310,10 @@ def run_lookahead_audit(
     on_step: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit ``feature_names``, every feature the ``strategies`` use, and the ``strategies`` (default
-    parameters) on ``bars``. ``on_step(what)`` is called after the features and after each strategy."""
+    parameters) on ``bars``; strategies that cannot run yet are listed in ``skipped`` with the reason.
+    ``on_step(what)`` is called after the features and after each strategy."""
+    skipped = {s.name: reason for s in strategies if (reason := s.unavailable_reason())}
+    strategies = [s for s in strategies if s.name not in skipped]
     used = [n for s in strategies for n in s.features_for(s.resolve_params())]
     names = list(dict.fromkeys([*feature_names, *used]))
     features = audit_features(bars, names, timeframe=timeframe, registry=registry, n_cuts=n_cuts)
@@ -320,4 +325,4 @@ def run_lookahead_audit(
         findings.append(audit_strategy(bars, strategy, n_cuts=n_cuts, features=computed))
         if on_step:
             on_step(strategy.name)
-    return AuditReport(features=features, strategies=findings)
+    return AuditReport(features=features, strategies=findings, skipped=skipped)

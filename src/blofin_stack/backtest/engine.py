@@ -179,7 +179,9 @@ def run_backtest(
         },
         columns=list(TRADE_COLUMNS),
     )
-    metrics = compute_metrics(net, raw.hold_bars, raw.equity, raw.in_position, bars_per_year(timeframe))
+    metrics = compute_metrics(
+        net, raw.hold_bars, raw.equity, raw.in_position, bars_per_year(timeframe), (raw.mfe, raw.mae, gross)
+    )
     return BacktestResult(
         strategy=strategy.name,
         inst_id=inst_id,

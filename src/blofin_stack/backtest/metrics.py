@@ -19,6 +19,8 @@ expectancy_pct       win_rate * mean win - (1 - win_rate) * mean loss (Tharp), p
                      equal to avg_pnl_pct by construction, reported in the standard form
 exposure_pct         percent of window bars with a position open during the bar
 avg_hold_bars        mean bars a position was open
+eep_score            entry + exit package score 0..100, about 50 = no edge; see :func:`eep_score`;
+                     None without trades
 score                seed 001's composite, see :func:`composite_score`
 ===================  =========================================================================
 """
@@ -45,6 +47,7 @@ class Metrics(TypedDict):
     expectancy_pct: float
     exposure_pct: float
     avg_hold_bars: float
+    eep_score: float | None
     score: float
 
 
@@ -85,6 +88,39 @@ def max_drawdown_pct(equity: np.ndarray) -> float:
     return float(np.max(1.0 - curve / peaks) * 100.0)
 
 
+def eep_score(mfe: np.ndarray, mae: np.ndarray, gross: np.ndarray) -> float | None:
+    """The entry + exit package (EEP) score of a set of trades, 0..100; about 50 means no edge.
+
+    Built from the trades' excursions (Sweeney's MFE/MAE) and returns before fees, so it judges timing,
+    not costs (those are in every PnL metric):
+
+    * entry quality ``E = sum(MFE) / (sum(MFE) + sum(MAE))``: how far price went in the trades' favour
+      compared with against them (0.5 when the moves after entry are symmetric, as for random entries;
+      0.5 also when neither moved);
+    * exit quality ``X = sum(gross) / sum(MFE)``, clipped to ``[-1, 1]``: the share of the favourable
+      excursion the exits kept (0 for random exits, 1 for exits at the best price, -1 for giving back as
+      much again; 0 when there was no favourable excursion and no gross loss, -1 with a gross loss);
+    * ``EEP = 50 * E + 25 * (X + 1)``: 100 for perfect entries and exits, 0 for the worst.
+
+    Args:
+        mfe, mae: per-trade maximum favourable / adverse excursion, fractions of the entry price (>= 0).
+        gross: per-trade return before fees, fraction of the entry price (with fill prices).
+
+    Returns:
+        The score, or ``None`` when there are no trades.
+    """
+    if len(gross) == 0:
+        return None
+    favourable, adverse = float(np.sum(mfe)), float(np.sum(mae))
+    entry = favourable / (favourable + adverse) if favourable + adverse > 0 else 0.5
+    kept = float(np.sum(gross))
+    if favourable > 0:
+        exit_ = min(1.0, max(-1.0, kept / favourable))
+    else:
+        exit_ = -1.0 if kept < 0 else 0.0
+    return 50.0 * entry + 25.0 * (exit_ + 1.0)
+
+
 def composite_score(win_rate: float, avg_pnl_pct: float, sharpe: float, max_drawdown_pct: float) -> float:
     """Seed 001's score: ``win_rate*40 + avg_pnl_pct*30 + sharpe*20 - max_drawdown*10``.
 
@@ -101,6 +137,7 @@ def compute_metrics(
     equity: np.ndarray,
     in_position: np.ndarray,
     periods_per_year: float,
+    excursions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Metrics:
     """All metrics of one backtest.
 
@@ -110,6 +147,8 @@ def compute_metrics(
         equity: float64 per-bar marked-to-market equity of the window (start = 1.0).
         in_position: bool per window bar.
         periods_per_year: bars per year of the timeframe (:func:`~blofin_stack.market.timeframes.bars_per_year`).
+        excursions: per-trade ``(mfe, mae, gross)`` for :func:`eep_score` (fractions); without them the
+            EEP score is None.
     """
     trades = len(net_returns)
     pnl_pct = np.asarray(net_returns, dtype=np.float64) * 100.0
@@ -141,5 +180,6 @@ def compute_metrics(
         expectancy_pct=win_rate * mean_win - (1.0 - win_rate) * mean_loss,
         exposure_pct=float(np.mean(in_position)) * 100.0 if len(in_position) else 0.0,
         avg_hold_bars=float(np.mean(hold_bars)) if trades else 0.0,
+        eep_score=eep_score(*excursions) if excursions is not None else None,
         score=composite_score(win_rate, avg_pnl, sharpe, drawdown),
     )

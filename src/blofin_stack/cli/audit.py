@@ -44,7 +44,8 @@ def lookahead(
     strategies = all_strategies()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"auditing on {len(history)} {tf} bars of {inst}", total=1 + len(strategies))
+        runnable = sum(1 for s in strategies if s.unavailable_reason() is None)
+        task = progress.add_task(f"auditing on {len(history)} {tf} bars of {inst}", total=1 + runnable)
         report = run_lookahead_audit(
             history, names, strategies, timeframe=tf, n_cuts=cuts, on_step=lambda _: progress.advance(task)
         )
@@ -63,5 +64,7 @@ def lookahead(
             f"{len(report.features)} features and {len(report.strategies)} strategies audited on {len(history)} "
             f"{tf} bars of {inst}: " + ("[green]all passed[/]" if report.ok else f"[red]{len(failed)} failed[/]")
         )
+        for name, reason in report.skipped.items():
+            console.print(f"not audited: {name} (cannot run yet: {reason})", soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ import logging
 import typer
 from rich.logging import RichHandler
 
-from blofin_stack.cli import audit, backtest, data, features, pipeline, report
+from blofin_stack.cli import audit, backtest, data, features, pipeline, registry, report, strategies
 from blofin_stack.cli.output import console
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(audit.app, name="audit")
+app.add_typer(registry.app, name="registry")
+app.add_typer(strategies.app, name="strategies")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(report.app, name="report")
 app.command("backtest")(backtest.backtest)

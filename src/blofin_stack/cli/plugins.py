@@ -20,7 +20,7 @@ def plugin_option() -> list[Path]:
 
 def load_cli_plugins(settings: Settings, files: list[Path]) -> PluginReport:
     """Load ``PLUGINS_DIR`` plus ``files``; print each failed plugin (file:line: error) and go on."""
-    report = load_plugins(plugin_paths(settings.plugins_dir, files))
+    report = load_plugins(plugin_paths(settings.plugins_dir, files, settings.strategies_dir))
     for error in report.errors:
         console.print(f"[bold red]{error}[/]", soft_wrap=True)
     return report

@@ -66,6 +66,7 @@ strategy_registry = sa.Table(
     sa.Column("bt_max_dd", sa.Float),
     sa.Column("bt_trades", sa.Integer),
     sa.Column("bt_eep_score", sa.Float),
+    sa.Column("bt_profit_factor", sa.Float),
     sa.Column("bt_last_run", UtcDateTime),
     sa.Column("ft_win_rate", sa.Float),
     sa.Column("ft_sharpe", sa.Float),
@@ -73,14 +74,33 @@ strategy_registry = sa.Table(
     sa.Column("ft_max_dd", sa.Float),
     sa.Column("ft_trades", sa.Integer),
     sa.Column("ft_eep_score", sa.Float),
+    sa.Column("ft_profit_factor", sa.Float),
     sa.Column("ft_started", UtcDateTime),
     sa.Column("ft_last_update", UtcDateTime),
     sa.Column("promoted_at", UtcDateTime),
     sa.Column("demoted_at", UtcDateTime),
     sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("archive_reason", sa.Text),
+    # not in the seed: the parameters the cycles run with, and why a registered strategy cannot run yet
+    sa.Column("params", sa.JSON),
+    sa.Column("blocked_reason", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: The audit trail of the registry: every tier change, archive and restore, with its reason.
+strategy_transitions = sa.Table(
+    "strategy_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("strategy_name", sa.String(128), nullable=False, index=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("from_tier", sa.Integer),
+    sa.Column("to_tier", sa.Integer),
+    sa.Column("actor", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON),
 )
 
 strategy_backtest_results = sa.Table(
@@ -109,6 +129,7 @@ strategy_backtest_results = sa.Table(
     sa.Column("expectancy_pct", sa.Float),
     sa.Column("exposure_pct", sa.Float),
     sa.Column("avg_hold_bars", sa.Float),
+    sa.Column("eep_score", sa.Float),
     sa.Column("score", sa.Float),
     sa.Column("status", sa.String(32)),
     sa.Column("error", sa.Text),

@@ -12,7 +12,7 @@ from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
-from blofin_stack.strategies import Strategy, get_strategy
+from blofin_stack.strategies import ParamError, Strategy, get_strategy
 from blofin_stack.strategies.plugins import describe_exception, load_plugins
 
 if TYPE_CHECKING:
@@ -106,15 +106,17 @@ def result_row(result: BacktestResult) -> dict[str, Any]:
 def backtest_instrument(
     settings: Settings,
     inst_id: str,
-    strategy_names: Sequence[str],
+    plan: Mapping[str, Sequence[str]],
     window: Window,
     plugins: Sequence[Path] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every strategy x ``BACKTEST_TIMEFRAMES`` on one instrument (a parallel worker's task).
+    """Every strategy of ``plan`` (name -> timeframes) on one instrument: a parallel worker's task.
 
-    The worker loads the same plugin files as its parent; features are computed once per timeframe
-    for all strategies, through the feature cache. A strategy that fails on this instrument yields a
-    row with ``status="error"`` and the message (with file and line) in ``error``; the others go on.
+    The worker loads the same plugin files as its parent; per timeframe, features are computed once
+    for all its strategies, through the feature cache. ``params`` overrides a strategy's defaults (the
+    registry's current parameters). A strategy that fails on this instrument yields a row with
+    ``status="error"`` and the message (with file and line) in ``error``; the others go on.
 
     Returns:
         Rows as :func:`result_row`, plus error rows.
@@ -122,27 +124,35 @@ def backtest_instrument(
     load_plugins(plugins)
     manager = FeatureManager.from_settings(settings)
     costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
-    strategies = [get_strategy(name) for name in strategy_names]
-    wanted = {s.name: s.features_for(s.resolve_params()) for s in strategies}
-    all_features = list(dict.fromkeys(n for names in wanted.values() for n in names))
+    strategies = {name: get_strategy(name) for name in plan}
     rows: list[dict[str, Any]] = []
-    for timeframe in settings.backtest_timeframes:
+    resolved: dict[str, dict[str, Any]] = {}
+    for name, strategy in strategies.items():
+        try:
+            resolved[name] = strategy.resolve_params((params or {}).get(name))
+        except ParamError as exc:
+            rows.extend(_error_row(strategy, inst_id, tf, window, costs, 0, exc) for tf in plan[name])
+    timeframes = sorted({tf for tfs in plan.values() for tf in tfs}, key=timeframe_ms)
+    for timeframe in timeframes:
+        here = [strategies[n] for n in resolved if timeframe in plan[n]]
+        names = list(dict.fromkeys(f for s in here for f in s.features_for(resolved[s.name])))
         bars = load_bars(
             manager.store,
             inst_id,
             timeframe,
             start_ms=window.start,
             end_ms=window.end,
-            warmup_bars=max_warmup(all_features, timeframe) + 1,
+            warmup_bars=max_warmup(names, timeframe) + 1,
         )
-        features = manager.features_for_bars(bars, all_features, inst_id=inst_id, timeframe=timeframe)
-        for strategy in strategies:
+        features = manager.features_for_bars(bars, names, inst_id=inst_id, timeframe=timeframe)
+        for strategy in here:
             try:
                 result = run_backtest(
                     strategy,
                     bars,
                     inst_id=inst_id,
                     timeframe=timeframe,
+                    params=resolved[strategy.name],
                     costs=costs,
                     start_ms=window.start,
                     features=features,
@@ -150,20 +160,24 @@ def backtest_instrument(
                 )
                 rows.append(result_row(result))
             except Exception as exc:  # one strategy's failure must not stop the cycle
-                rows.append(
-                    {
-                        "strategy_name": strategy.name,
-                        "inst_id": inst_id,
-                        "timeframe": timeframe,
-                        "window_start": window.start,
-                        "window_end": window.end,
-                        "params": strategy.resolve_params(),
-                        "fee_bps": costs.fee_bps,
-                        "slippage_bps": costs.slippage_bps,
-                        "bars": len(bars),
-                        "trades": 0,
-                        "status": "error",
-                        "error": describe_exception(exc),
-                    }
-                )
+                rows.append(_error_row(strategy, inst_id, timeframe, window, costs, len(bars), exc))
     return rows
+
+
+def _error_row(
+    strategy: Strategy, inst_id: str, timeframe: str, window: Window, costs: CostModel, bars: int, exc: Exception
+) -> dict[str, Any]:
+    return {
+        "strategy_name": strategy.name,
+        "inst_id": inst_id,
+        "timeframe": timeframe,
+        "window_start": window.start,
+        "window_end": window.end,
+        "params": strategy.resolve_params(),
+        "fee_bps": costs.fee_bps,
+        "slippage_bps": costs.slippage_bps,
+        "bars": bars,
+        "trades": 0,
+        "status": "error",
+        "error": describe_exception(exc),
+    }

@@ -16,6 +16,8 @@ from blofin_stack.db.reports import save_report
 from blofin_stack.market.store import MarketStore
 from blofin_stack.pipeline.reporter import build_report, write_report
 from blofin_stack.pipeline.strategy_cycle import (
+    NoMarketDataError,
+    RegistryView,
     StrategyCycle,
     load_latest_strategy_cycle,
     persist_strategy_cycle,
@@ -45,21 +47,42 @@ class PipelineRun:
 NO_CYCLE = "report: no strategy cycle has been recorded yet; run --mode strategy first"
 
 
-def _recorded_cycle(settings: Settings, dry_run: bool) -> tuple[StrategyCycle | None, str]:
-    """The newest recorded cycle, or ``None`` and why. A dry run reads only an existing database at the
-    current schema: it never creates or migrates one."""
+def _reading_engine(settings: Settings, dry_run: bool) -> tuple[sa.Engine | None, str]:
+    """The engine to read from, or ``None`` and why. A dry run reads only an existing database at the
+    current schema: it never creates or migrates one (the caller disposes that engine)."""
     if not dry_run:
-        return load_latest_strategy_cycle(get_engine(settings.database_url)), NO_CYCLE
+        return get_engine(settings.database_url), ""
     url = sa.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return None, "report: no strategy cycle recorded: there is no database yet (a dry run creates none)"
     engine = create_engine(settings.database_url)
+    if schema_is_current(engine):
+        return engine, ""
+    engine.dispose()
+    return None, "report: the database schema is not current; run once without --dry-run to upgrade it"
+
+
+def _read_registry(settings: Settings, dry_run: bool) -> RegistryView:
+    engine, _ = _reading_engine(settings, dry_run)
+    if engine is None:
+        return RegistryView()
+    with engine.connect() as connection:
+        view = RegistryView.read(connection)
+    if dry_run:
+        engine.dispose()
+    return view
+
+
+def _recorded_cycle(settings: Settings, dry_run: bool) -> tuple[StrategyCycle | None, str]:
+    """The newest recorded cycle, or ``None`` and why."""
+    engine, why = _reading_engine(settings, dry_run)
+    if engine is None:
+        return None, why
     try:
-        if not schema_is_current(engine):
-            return None, "report: the database schema is not current; run once without --dry-run to upgrade it"
         return load_latest_strategy_cycle(engine), NO_CYCLE
     finally:
-        engine.dispose()
+        if dry_run:
+            engine.dispose()
 
 
 def run_pipeline(
@@ -93,12 +116,16 @@ def run_pipeline(
     started = time.perf_counter()
     run = PipelineRun(mode=mode, dry_run=dry_run)
     if mode in ("strategy", "all"):
+        instruments = MarketStore(settings.market_dir).instruments()
+        if not instruments:
+            raise NoMarketDataError(f"no candles in {settings.market_dir}; import some first: blofin data import PATH")
         if on_start:
-            on_start(len(MarketStore(settings.market_dir).instruments()))
-        run.cycle = run_strategy_cycle(settings, days=days, plugins=plugins, on_progress=on_progress)
+            on_start(len(instruments))
+        registry = _read_registry(settings, dry_run)
+        run.cycle = run_strategy_cycle(settings, days=days, plugins=plugins, registry=registry, on_progress=on_progress)
         run.messages.extend(run.cycle.plugin_errors)
         if not dry_run:
-            persist_strategy_cycle(get_engine(settings.database_url), run.cycle)
+            persist_strategy_cycle(get_engine(settings.database_url), run.cycle, settings)
         run.messages.append(
             f"strategy cycle {run.cycle.cycle_id}: {len(run.cycle.rows)} backtests "
             f"({len(run.cycle.errors)} failed) in {run.cycle.seconds:.1f} s"

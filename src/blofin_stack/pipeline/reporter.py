@@ -119,8 +119,13 @@ def build_report(cycle: StrategyCycle, mode: str, generated_at: datetime | None 
         "costs": {"fee_bps": cycle.costs.fee_bps, "slippage_bps": cycle.costs.slippage_bps},
         "strategy_changes": {
             "designed": [],
-            "tuned": [],
-            "archived": [],
+            "tuned": cycle.tuned,
+            "archived": _changes(cycle, "archive"),
+            "promoted": _changes(cycle, "promote"),
+            "demoted": _changes(cycle, "demote"),
+            "registered": _changes(cycle, "register"),
+            "restored": _changes(cycle, "restore"),
+            "not_run": [{"name": name, "reason": why} for name, why in cycle.skipped.items()],
             "replacement_candidates": [
                 {"name": e.strategy_name, "rank": e.rank, "score": e.score}
                 for e in cycle.ranking
@@ -145,6 +150,15 @@ def build_report(cycle: StrategyCycle, mode: str, generated_at: datetime | None 
             "seconds": cycle.seconds,
         },
     }
+
+
+def _changes(cycle: StrategyCycle, action: str) -> list[dict[str, Any]]:
+    """The cycle's registry transitions of one kind, as report entries."""
+    return [
+        {"name": t.strategy_name, "from_tier": t.from_tier, "to_tier": t.to_tier, "actor": t.actor, "reason": t.reason}
+        for t in cycle.transitions
+        if t.action == action
+    ]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -186,6 +200,14 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {cell['strategy']} | {cell['timeframe']} | {_fmt(cell['median_score'], 1)} | {cell['trades']} | "
             f"{cell['instruments_with_trades']} | {_fmt(cell['median_total_pnl_pct'])} |"
         )
+    changes = report["strategy_changes"]
+    moves = [(kind, c) for kind in ("promoted", "demoted", "archived", "restored", "registered") for c in changes[kind]]
+    lines += ["", "## Registry changes", ""]
+    if moves:
+        lines += [f"- {kind} {c['name']} ({c['from_tier']} -> {c['to_tier']}): {c['reason']}" for kind, c in moves]
+    else:
+        lines.append("- none")
+    lines += [f"- not run: {c['name']}: {c['reason']}" for c in changes["not_run"]]
     lines += [
         "",
         "## Next steps",

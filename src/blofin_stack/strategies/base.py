@@ -111,6 +111,8 @@ class Strategy(ABC):
         required_features: feature names, which may name parameters in braces (``"sma_{fast}"``).
         stop_loss_pct, take_profit_pct, max_hold_bars: default exits (``None`` = none); a parameter of
             the same name overrides them.
+        strategy_type: the registry's type: ``pattern`` (rules), ``ensemble``, ``ml_entry``, ``ml_exit``,
+            ``hybrid`` (seed 000).
     """
 
     name: ClassVar[str]
@@ -121,6 +123,14 @@ class Strategy(ABC):
     stop_loss_pct: ClassVar[float | None] = None
     take_profit_pct: ClassVar[float | None] = None
     max_hold_bars: ClassVar[int | None] = None
+    strategy_type: ClassVar[str] = "pattern"
+
+    def unavailable_reason(self) -> str | None:
+        """Why this strategy cannot run yet (e.g. its model does not exist), or ``None`` when it can.
+
+        The registry keeps such a strategy at its tier with the reason; the cycles skip it.
+        """
+        return None
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, ParamValue]:
         """Defaults updated with ``overrides`` (values cast and range-checked).

@@ -1,4 +1,5 @@
-"""The strategy catalog: the built-in library (one module per strategy) plus registered plugin strategies."""
+"""The strategy catalog: the built-in library (one module per strategy: 16 rule-based, ``ml_gbt_5m``
+and two ensembles) plus the strategies plugins and DSL specs register."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ from pathlib import Path
 
 from blofin_stack.strategies.base import Strategy
 from blofin_stack.strategies.bb_squeeze import BbSqueeze
+from blofin_stack.strategies.breakout import Breakout
+from blofin_stack.strategies.candle_patterns import CandlePatterns
+from blofin_stack.strategies.ema_crossover import EmaCrossover
+from blofin_stack.strategies.ensemble import EnsembleVote, EnsembleWeighted
 from blofin_stack.strategies.macd_crossover import MacdCrossover
+from blofin_stack.strategies.ml_gbt_5m import MlGbt5m
+from blofin_stack.strategies.momentum import Momentum
 from blofin_stack.strategies.momentum_reversal import MomentumReversal
+from blofin_stack.strategies.mtf_momentum_confirm import MtfMomentumConfirm
+from blofin_stack.strategies.mtf_trend_align import MtfTrendAlign
+from blofin_stack.strategies.reversal import Reversal
 from blofin_stack.strategies.rsi_divergence import RsiDivergence
 from blofin_stack.strategies.sma_cross import SmaCross
+from blofin_stack.strategies.support_resistance import SupportResistance
 from blofin_stack.strategies.volume_breakout import VolumeBreakout
+from blofin_stack.strategies.volume_mean_reversion import VolumeMeanReversion
 from blofin_stack.strategies.vwap_reversion import VwapReversion
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
@@ -24,6 +36,18 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
         MomentumReversal,
         VwapReversion,
         SmaCross,
+        Breakout,
+        CandlePatterns,
+        EmaCrossover,
+        Momentum,
+        Reversal,
+        SupportResistance,
+        VolumeMeanReversion,
+        MtfTrendAlign,
+        MtfMomentumConfirm,
+        MlGbt5m,
+        EnsembleVote,
+        EnsembleWeighted,
     )
 }
 
@@ -50,8 +74,8 @@ def register_strategy(cls: type[Strategy]) -> None:
     if name in BUILTIN_STRATEGIES:
         raise ValueError(f"strategy {name!r} is a built-in; choose another name")
     other = _PLUGIN_STRATEGIES.get(name)
-    if other is not None and inspect.getsourcefile(other) != inspect.getsourcefile(cls):
-        raise ValueError(f"strategy {name!r} is already registered from {inspect.getsourcefile(other)}")
+    if other is not None and strategy_file(other) != strategy_file(cls):
+        raise ValueError(f"strategy {name!r} is already registered from {strategy_file(other)}")
     _PLUGIN_STRATEGIES[name] = cls
 
 
@@ -66,13 +90,15 @@ def strategy_classes() -> dict[str, type[Strategy]]:
 
 
 def strategy_source(name: str) -> str:
-    """``builtin`` or ``plugin``."""
-    return "builtin" if name in BUILTIN_STRATEGIES else "plugin"
+    """``builtin``, ``plugin`` or ``dsl``."""
+    if name in BUILTIN_STRATEGIES:
+        return "builtin"
+    return getattr(_PLUGIN_STRATEGIES.get(name), "source", None) or "plugin"
 
 
 def strategy_file(cls: type[Strategy]) -> Path:
-    """The file that defines ``cls``."""
-    return Path(inspect.getfile(cls)).resolve()
+    """The file that defines ``cls``: its spec file for a DSL strategy, else its Python source."""
+    return Path(getattr(cls, "source_path", None) or inspect.getfile(cls)).resolve()
 
 
 def get_strategy(name: str) -> Strategy:

@@ -1,8 +1,11 @@
-"""Plugins: user features and strategies in plain Python files, loaded without stopping anything else.
+"""Plugins: user features and strategies in plain Python files, and DSL strategy specs, loaded without
+stopping anything else.
 
-A plugin file registers features with ``@blofin_stack.features.feature(...)`` and defines strategies
-as subclasses of :class:`blofin_stack.strategies.Strategy`; both become available to every command
-exactly like built-ins. Files come from ``--plugin FILE`` and from every ``*.py`` in ``PLUGINS_DIR``.
+A Python plugin registers features with ``@blofin_stack.features.feature(...)`` and defines strategies
+as subclasses of :class:`blofin_stack.strategies.Strategy`; a ``.json``/``.yaml`` file is a strategy in
+the rule DSL (:mod:`blofin_stack.strategies.dsl`). Both become available to every command exactly
+like built-ins. Files come from ``--plugin FILE``, every ``*.py`` in ``PLUGINS_DIR`` and every spec in
+``DATA_DIR/strategies`` (where ``blofin strategies add`` puts them).
 
 A plugin is all or nothing: if its code raises (or a registration is refused, e.g. a name clash),
 everything it registered is rolled back and the error names the file and the line; the other
@@ -25,6 +28,7 @@ from types import ModuleType
 from blofin_stack.features.registry import REGISTRY, FeatureRegistry
 from blofin_stack.strategies.base import Strategy
 from blofin_stack.strategies.catalog import register_strategy, strategy_classes, unregister_strategy
+from blofin_stack.strategies.dsl import DslError, DslStrategy, load_strategy_spec
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,21 @@ class _Loaded:
 _loaded: dict[Path, _Loaded] = {}
 
 
-def plugin_paths(plugins_dir: Path | None, extra: Sequence[Path] = ()) -> list[Path]:
-    """``*.py`` files of ``plugins_dir`` (sorted; the folder may be absent) followed by ``extra`` files."""
-    found = sorted(p for p in plugins_dir.glob("*.py") if p.is_file()) if plugins_dir and plugins_dir.is_dir() else []
+DSL_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def _files(folder: Path | None, suffixes: tuple[str, ...]) -> list[Path]:
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in suffixes)
+
+
+def plugin_paths(
+    plugins_dir: Path | None, extra: Sequence[Path] = (), strategies_dir: Path | None = None
+) -> list[Path]:
+    """``*.py`` of ``plugins_dir``, DSL specs of ``strategies_dir`` (sorted; folders may be absent), then
+    ``extra`` files."""
+    found = [*_files(plugins_dir, (".py",)), *_files(strategies_dir, DSL_SUFFIXES)]
     return list(dict.fromkeys(p.resolve() for p in [*found, *map(Path, extra)]))
 
 
@@ -69,6 +85,8 @@ def error_line(exc: BaseException, path: Path) -> int:
     """The line of ``path`` where ``exc`` arose (the innermost frame in that file), 0 when none."""
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == path:
         return exc.lineno or 0
+    if isinstance(exc, DslError):
+        return exc.line or 0
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
     return (frames[-1].lineno or 0) if frames else 0
 
@@ -104,12 +122,22 @@ def _strategies_of(module: ModuleType) -> list[type[Strategy]]:
     ]
 
 
+def _load_spec(path: Path, digest: str) -> _Loaded:
+    cls = DslStrategy.class_from_spec(load_strategy_spec(path), path)
+    before = set(strategy_classes())
+    register_strategy(cls)
+    return _Loaded(digest, [], sorted(set(strategy_classes()) - before) or [cls.name])
+
+
 def _load_one(path: Path, registry: FeatureRegistry) -> _Loaded:
     digest = hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
     previous = _loaded.get(path)
     if previous is not None and previous.digest == digest:
         return previous
     _unload(path, registry)
+    if path.suffix in DSL_SUFFIXES:
+        _loaded[path] = _load_spec(path, digest)
+        return _loaded[path]
     before = registry.snapshot()
     before_strategies = set(strategy_classes())
     module_name = f"blofin_plugin_{path.stem}_{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"

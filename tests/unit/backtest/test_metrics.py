@@ -73,3 +73,47 @@ def test_profit_factor_edge_cases() -> None:
     assert no_trades["profit_factor"] is None and no_trades["win_rate"] == 0.0 and no_trades["score"] == 0.0
     only_wins = compute_metrics(np.array([0.01]), np.array([1]), np.array([1.0, 1.01, 1.01]), np.ones(3, bool), 1)
     assert only_wins["profit_factor"] == math.inf
+
+
+def test_eep_score_by_hand() -> None:
+    from blofin_stack.backtest.metrics import eep_score
+
+    # E = 0.03 / (0.03 + 0.04); X = (0.01 - 0.02) / 0.03
+    expected = 50 * (0.03 / 0.07) + 25 * (-1 / 3 + 1)
+    got = eep_score(np.array([0.02, 0.01]), np.array([0.01, 0.03]), np.array([0.01, -0.02]))
+    assert got == pytest.approx(expected)
+    assert eep_score(np.array([0.05]), np.array([0.0]), np.array([0.05])) == pytest.approx(100.0)
+    assert eep_score(np.array([0.0]), np.array([0.05]), np.array([-0.05])) == pytest.approx(0.0)
+    assert eep_score(np.array([0.04]), np.array([0.04]), np.array([0.0])) == pytest.approx(50.0)
+    assert eep_score(np.array([]), np.array([]), np.array([])) is None
+
+
+def _walk_trades(seed: int, oracle: bool) -> float | None:
+    """EEP of fixed 10-bar holds on a driftless random walk: random entries, or entries that peek."""
+    from blofin_stack.backtest.kernel import simulate
+    from blofin_stack.backtest.metrics import eep_score
+
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.001, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.001, n)))
+    if oracle:  # long when the open 10 bars after the fill is higher: look-ahead on purpose
+        future = np.concatenate((open_[11:], np.full(11, np.nan)))
+        want_long = future > np.concatenate((open_[1:], [np.nan]))
+        entry_long, entry_short = want_long, ~want_long
+    else:
+        entry_long = rng.random(n) < 0.05
+        entry_short = (rng.random(n) < 0.05) & ~entry_long
+    none = np.zeros(n, bool)
+    r = simulate(open_, high, low, close, entry_long, none, entry_short, none, max_hold_bars=10, fee=0.0)
+    gross = r.side * (r.exit_price / r.entry_price - 1)
+    return eep_score(r.mfe, r.mae, gross)
+
+
+def test_eep_is_about_50_without_edge_and_high_with_it() -> None:
+    random_scores = [_walk_trades(seed, oracle=False) for seed in range(3)]
+    assert all(s is not None and 45 < s < 55 for s in random_scores), random_scores
+    oracle = _walk_trades(7, oracle=True)
+    assert oracle is not None and oracle > 70

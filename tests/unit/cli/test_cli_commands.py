@@ -6,6 +6,7 @@ The store holds the last 6 days of real BTC-USDT and ETH-USDT 1m candles (data e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -185,7 +186,7 @@ def test_backtest_bad_input_exits_2_naming_it(store_settings: Settings, args: li
 
 
 # --------------------------------------------------------------------------------------- pipeline, report
-def test_pipeline_run_then_report_show(store_settings: Settings) -> None:
+def test_pipeline_run_then_report_show(store_settings: Settings, cycle_size: Callable[[Settings, int], int]) -> None:
     result = invoke("pipeline", "run", "--mode", "all", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -196,7 +197,7 @@ def test_pipeline_run_then_report_show(store_settings: Settings) -> None:
     top = summary["top_5_strategies"]
     assert len(top) == 5
     assert [e["rank"] for e in top] == [1, 2, 3, 4, 5]
-    assert summary["cycle"]["backtests"] == 7 * len(INSTRUMENTS) * 3
+    assert summary["cycle"]["backtests"] == cycle_size(store_settings, len(INSTRUMENTS))
     assert summary["dry_run"] is False
     file_report = json.loads(report_path.read_text())
 
@@ -214,12 +215,14 @@ def test_pipeline_run_then_report_show(store_settings: Settings) -> None:
     assert f"Daily report {report['report_date']}" in human.stderr
 
 
-def test_pipeline_dry_run_json_includes_the_report_and_writes_nothing(store_settings: Settings) -> None:
+def test_pipeline_dry_run_json_includes_the_report_and_writes_nothing(
+    store_settings: Settings, cycle_size: Callable[[Settings, int], int]
+) -> None:
     result = invoke("pipeline", "run", "--mode", "all", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True and summary["report_path"] is None
-    assert len(summary["report"]["backtests"]) == 7 * len(INSTRUMENTS) * 3
+    assert len(summary["report"]["backtests"]) == cycle_size(store_settings, len(INSTRUMENTS))
     assert not store_settings.reports_dir.exists()
     assert not (store_settings.data_dir / "blofin.db").exists()
 

@@ -27,13 +27,21 @@ from blofin_stack.db.tables import (
     strategy_registry,
 )
 from blofin_stack.market.store import MarketStore
+from blofin_stack.market.timeframes import timeframe_ms
 from blofin_stack.pipeline.daily import ML_MODE_MESSAGE, run_pipeline
 from blofin_stack.pipeline.strategy_cycle import NoMarketDataError, run_strategy_cycle
 from blofin_stack.strategies import BUILTIN_STRATEGIES
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "LAYER-USDT")
 TIMEFRAMES = ("1m", "5m", "1H")
-STRATEGIES = tuple(BUILTIN_STRATEGIES)
+#: The runnable built-ins and the timeframes each is backtested on: the cycle's plus its own.
+PLAN = {
+    name: sorted({*TIMEFRAMES, *cls.timeframes}, key=timeframe_ms)
+    for name, cls in BUILTIN_STRATEGIES.items()
+    if cls().unavailable_reason() is None
+}
+STRATEGIES = tuple(PLAN)
+N_BACKTESTS = len(INSTRUMENTS) * sum(len(tfs) for tfs in PLAN.values())
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 SLICE_BARS = 4 * 1440  # the last 4 days of 1m bars
@@ -109,7 +117,7 @@ def test_run_all_records_backtests_rankings_registry_and_report(
     assert run.cycle is not None and run.report is not None and run.report_paths is not None
     assert run.cycle.errors == []
     assert ML_MODE_MESSAGE in run.messages  # the ml part says plainly that it is not built
-    n = len(STRATEGIES) * len(INSTRUMENTS) * len(TIMEFRAMES)
+    n = N_BACKTESTS
 
     with get_engine(filled.database_url).connect() as connection:
         rows = [dict(r._mapping) for r in connection.execute(sa.select(strategy_backtest_results))]
@@ -118,9 +126,9 @@ def test_run_all_records_backtests_rankings_registry_and_report(
         registry = {r.strategy_name: dict(r._mapping) for r in connection.execute(sa.select(strategy_registry))}
 
     # backtests: every strategy x instrument x timeframe once, all of one cycle
-    assert len(rows) == n == 63
+    assert len(rows) == n
     assert Counter((r["strategy_name"], r["inst_id"], r["timeframe"]) for r in rows) == Counter(
-        {(s, i, t): 1 for s in STRATEGIES for i in INSTRUMENTS for t in TIMEFRAMES}
+        {(s, i, t): 1 for s in STRATEGIES for i in INSTRUMENTS for t in PLAN[s]}
     )
     assert {r["cycle_id"] for r in rows} == {run.cycle.cycle_id}
     assert {r["status"] for r in rows} == {"ok"}
@@ -141,7 +149,7 @@ def test_run_all_records_backtests_rankings_registry_and_report(
         assert 0.0 <= r["win_rate"] <= 1.0, where
         assert r["max_drawdown_pct"] >= 0.0, where
         assert 0.0 <= r["exposure_pct"] <= 100.0, where
-        assert r["bars"] == (end - start) // {"1m": 60_000, "5m": 300_000, "1H": HOUR_MS}[r["timeframe"]], where
+        assert r["bars"] == (end - start) // timeframe_ms(r["timeframe"]), where
         assert r["fee_bps"] == filled.backtest_fee_bps and r["slippage_bps"] == filled.backtest_slippage_bps
         assert r["backtest_period"] == f"{LOOKBACK_DAYS}d"
         assert isinstance(r["params"], dict) and r["params"], where
@@ -163,17 +171,23 @@ def test_run_all_records_backtests_rankings_registry_and_report(
     assert scores == sorted(scores, reverse=True)
     for r in ranks:
         own = [b for b in rows if b["strategy_name"] == r["strategy_name"]]
-        assert r["backtests"] == len(own) == 9
+        assert r["backtests"] == len(own) == len(INSTRUMENTS) * len(PLAN[r["strategy_name"]])
         assert r["trades"] == sum(b["trades"] for b in own)
         assert r["score"] == pytest.approx(float(pd.Series([b["score"] for b in own]).median()))
 
-    # registry: one row per built-in with the cycle's backtest metrics
-    assert set(registry) == set(STRATEGIES)
-    for name, reg in registry.items():
-        assert reg["bt_trades"] == sum(b["trades"] for b in rows if b["strategy_name"] == name)
+    # registry: one row per built-in; those that cannot run yet say why and have no backtest figures
+    assert set(registry) == set(BUILTIN_STRATEGIES)
+    for name in set(BUILTIN_STRATEGIES) - set(STRATEGIES):
+        assert registry[name]["blocked_reason"] and registry[name]["bt_trades"] is None
+        assert name in run.cycle.skipped
+    for name, reg in ((n, r) for n, r in registry.items() if n in PLAN):  # bt_* over each one's own timeframes
+        own_tf = BUILTIN_STRATEGIES[name].timeframes
+        assert reg["bt_trades"] == sum(
+            b["trades"] for b in rows if b["strategy_name"] == name and b["timeframe"] in own_tf
+        )
         assert reg["bt_last_run"] == run.cycle.started_at
         assert reg["bt_last_run"].utcoffset().total_seconds() == 0
-        assert reg["file_path"] and reg["strategy_type"] == "pattern"
+        assert reg["file_path"] and reg["strategy_type"] == BUILTIN_STRATEGIES[name].strategy_type
 
     # report: files, daily_reports row, seed shape plus backtests and rankings
     json_path, md_path = run.report_paths
@@ -215,7 +229,7 @@ def test_second_run_the_same_day_replaces_the_report(filled: Settings) -> None:
 # --------------------------------------------------------------------------------------- dry run
 def test_dry_run_on_a_fresh_data_dir_writes_nothing(filled: Settings) -> None:
     run = run_pipeline(filled, "all", dry_run=True)
-    assert run.report is not None and len(run.report["backtests"]) == 63
+    assert run.report is not None and len(run.report["backtests"]) == N_BACKTESTS
     assert run.report_paths is None
     assert any("dry run" in m for m in run.messages)
     dispose_engines()
@@ -236,7 +250,7 @@ def test_dry_run_on_an_existing_database_changes_nothing(filled: Settings) -> No
     dispose_engines()
     db_file = db_path(filled)
     counts = table_counts(filled.database_url)
-    assert counts["strategy_backtest_results"] == 63 and counts["daily_reports"] == 1
+    assert counts["strategy_backtest_results"] == N_BACKTESTS and counts["daily_reports"] == 1
     digest = file_digest(db_file)
     report_files = sorted(p.name for p in filled.reports_dir.iterdir())
     report_bytes = {p.name: p.read_bytes() for p in filled.reports_dir.iterdir()}
@@ -337,7 +351,7 @@ def test_a_failing_strategy_yields_error_rows_and_the_cycle_completes(
     assert run.cycle is not None and run.report is not None
 
     errors = run.cycle.errors
-    assert len(errors) == len(INSTRUMENTS) * len(TIMEFRAMES)
+    assert len(errors) == len(INSTRUMENTS) * len(PLAN[broken])
     assert {e["strategy_name"] for e in errors} == {broken}
     assert all("boom from the test" in e["error"] and "RuntimeError" in e["error"] for e in errors)
     assert [e.strategy_name for e in run.cycle.ranking if e.strategy_name == broken] == []
@@ -351,9 +365,9 @@ def test_a_failing_strategy_yields_error_rows_and_the_cycle_completes(
             .one()
             ._mapping
         )
-    assert len(rows) == 63
+    assert len(rows) == N_BACKTESTS
     stored_errors = [r for r in rows if r["status"] == "error"]
-    assert len(stored_errors) == 9
+    assert len(stored_errors) == len(INSTRUMENTS) * len(PLAN[broken])
     assert all(r["strategy_name"] == broken and "boom from the test" in r["error"] for r in stored_errors)
     assert all(r["score"] is None for r in stored_errors)  # no invented metrics
     assert {r["status"] for r in rows if r["strategy_name"] != broken} == {"ok"}
