@@ -114,15 +114,17 @@ def backtest_instrument(
     """Every strategy of ``plan`` (name -> timeframes) on one instrument: a parallel worker's task.
 
     The worker loads the same plugin files as its parent; per timeframe, features are computed once
-    for all its strategies, through the feature cache. ``params`` overrides a strategy's defaults (the
-    registry's current parameters). A strategy that fails on this instrument yields a row with
-    ``status="error"`` and the message (with file and line) in ``error``; the others go on.
+    for all its strategies. There is no feature cache here: each column is computed once per task
+    anyway, and the window's data changes with every new bar, so caching would only cost writes.
+    ``params`` overrides a strategy's defaults (the registry's current parameters). A strategy that
+    fails on this instrument yields a row with ``status="error"`` and the message (with file and line)
+    in ``error``; the others go on.
 
     Returns:
         Rows as :func:`result_row`, plus error rows.
     """
     load_plugins(plugins)
-    manager = FeatureManager.from_settings(settings)
+    manager = FeatureManager(MarketStore(settings.market_dir))
     costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
     strategies = {name: get_strategy(name) for name in plan}
     rows: list[dict[str, Any]] = []

@@ -225,12 +225,14 @@ def atr_exits(
 
 def signal_frame(index: pd.Index, **columns: pd.Series | np.ndarray) -> pd.DataFrame:
     """A signal frame on ``index``: the given boolean columns, the other signal columns all False."""
-    frame = pd.DataFrame(index=index)
+    unknown = set(columns) - set(SIGNAL_COLUMNS) - set(RISK_COLUMNS)
+    if unknown:
+        raise SignalError(f"unknown signal column {sorted(unknown)[0]!r}")
+    data: dict[str, np.ndarray] = {}
     for name in SIGNAL_COLUMNS:
-        value = columns.pop(name, None)
-        frame[name] = np.zeros(len(index), dtype=bool) if value is None else np.asarray(value, dtype=bool)
-    for name, value in columns.items():
-        if name not in RISK_COLUMNS:
-            raise SignalError(f"unknown signal column {name!r}")
-        frame[name] = np.asarray(value, dtype="float64")
-    return frame
+        value = columns.get(name)
+        data[name] = np.zeros(len(index), dtype=bool) if value is None else np.asarray(value, dtype=bool)
+    for name in RISK_COLUMNS:
+        if name in columns:
+            data[name] = np.asarray(columns[name], dtype="float64")
+    return pd.DataFrame(data, index=index)
