@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from blofin_stack.backtest.kernel import EXIT_REASONS, simulate
-from blofin_stack.backtest.metrics import Metrics, compute_metrics
+from blofin_stack.backtest.metrics import Metrics, compute_metrics, entry_excursions
 from blofin_stack.features import compute_features
 from blofin_stack.market.timeframes import bars_per_year, timeframe_ms
 from blofin_stack.strategies.base import ParamValue, Strategy, frame_with_features
@@ -179,8 +179,16 @@ def run_backtest(
         },
         columns=list(TRADE_COLUMNS),
     )
+    entry_mfe, entry_mae = entry_excursions(
+        bars["high"].to_numpy(), bars["low"].to_numpy(), raw.entry_idx, raw.side, raw.entry_price
+    )
     metrics = compute_metrics(
-        net, raw.hold_bars, raw.equity, raw.in_position, bars_per_year(timeframe), (raw.mfe, raw.mae, gross)
+        net,
+        raw.hold_bars,
+        raw.equity,
+        raw.in_position,
+        bars_per_year(timeframe),
+        (entry_mfe, entry_mae, raw.mfe, gross),
     )
     return BacktestResult(
         strategy=strategy.name,

@@ -88,34 +88,71 @@ def max_drawdown_pct(equity: np.ndarray) -> float:
     return float(np.max(1.0 - curve / peaks) * 100.0)
 
 
-def eep_score(mfe: np.ndarray, mae: np.ndarray, gross: np.ndarray) -> float | None:
+#: Bars after entry over which the EEP's entry quality is measured, whatever the trade's exit.
+EEP_ENTRY_HORIZON_BARS = 20
+
+
+def entry_excursions(
+    high: np.ndarray,
+    low: np.ndarray,
+    entry_idx: np.ndarray,
+    side: np.ndarray,
+    entry_price: np.ndarray,
+    horizon: int = EEP_ENTRY_HORIZON_BARS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Favourable and adverse excursion of each entry over a fixed horizon, independent of its exit.
+
+    For a trade entered at the open of bar ``i``, the extremes of bars ``i .. i + horizon - 1`` (fewer
+    at the end of the data) relative to the entry price: MFE = how far price went the trade's way,
+    MAE = how far against it, both fractions >= 0. A fixed horizon keeps the measure fair: over the
+    trade's own life, a stop caps MAE but not MFE, which would flatter random entries.
+
+    Args:
+        high, low: float64 arrays of the bars (USDT).
+        entry_idx: int per-trade bar index of the entry fill; side: +1/-1; entry_price: fill prices.
+    """
+    if len(entry_idx) == 0:
+        return np.empty(0), np.empty(0)
+    pad = np.full(horizon - 1, np.nan)
+    highest = np.nanmax(np.lib.stride_tricks.sliding_window_view(np.concatenate([high, pad]), horizon), axis=1)
+    lowest = np.nanmin(np.lib.stride_tricks.sliding_window_view(np.concatenate([low, pad]), horizon), axis=1)
+    up = highest[entry_idx] / entry_price - 1.0
+    down = 1.0 - lowest[entry_idx] / entry_price
+    favourable = np.where(side > 0, up, down)
+    adverse = np.where(side > 0, down, up)
+    return np.maximum(favourable, 0.0), np.maximum(adverse, 0.0)
+
+
+def eep_score(entry_mfe: np.ndarray, entry_mae: np.ndarray, trade_mfe: np.ndarray, gross: np.ndarray) -> float | None:
     """The entry + exit package (EEP) score of a set of trades, 0..100; about 50 means no edge.
 
-    Built from the trades' excursions (Sweeney's MFE/MAE) and returns before fees, so it judges timing,
-    not costs (those are in every PnL metric):
+    Built from excursions (Sweeney's MFE/MAE) and returns before fees, so it judges timing, not costs
+    (those are in every PnL metric):
 
-    * entry quality ``E = sum(MFE) / (sum(MFE) + sum(MAE))``: how far price went in the trades' favour
-      compared with against them (0.5 when the moves after entry are symmetric, as for random entries;
-      0.5 also when neither moved);
-    * exit quality ``X = sum(gross) / sum(MFE)``, clipped to ``[-1, 1]``: the share of the favourable
-      excursion the exits kept (0 for random exits, 1 for exits at the best price, -1 for giving back as
-      much again; 0 when there was no favourable excursion and no gross loss, -1 with a gross loss);
+    * entry quality ``E = sum(MFE_h) / (sum(MFE_h) + sum(MAE_h))`` over a fixed horizon after each entry
+      (:func:`entry_excursions`): 0.5 when price moves as far against the entries as for them, as it does
+      after random entries whatever the exit rules; 0.5 also when neither moved;
+    * exit quality ``X = sum(gross) / sum(MFE)``, MFE over each trade's life, clipped to ``[-1, 1]``: the
+      share of the favourable excursion the exits kept. Without edge the expected gross return of any
+      exit rule is 0 (optional stopping), so X is about 0; 1 for exits at the best price; with no
+      favourable excursion at all, 0 without and -1 with a gross loss;
     * ``EEP = 50 * E + 25 * (X + 1)``: 100 for perfect entries and exits, 0 for the worst.
 
     Args:
-        mfe, mae: per-trade maximum favourable / adverse excursion, fractions of the entry price (>= 0).
-        gross: per-trade return before fees, fraction of the entry price (with fill prices).
+        entry_mfe, entry_mae: per-trade fixed-horizon excursions, fractions of the entry price (>= 0).
+        trade_mfe: per-trade maximum favourable excursion while open (>= 0).
+        gross: per-trade return before fees, fraction of the entry price (fill prices).
 
     Returns:
         The score, or ``None`` when there are no trades.
     """
     if len(gross) == 0:
         return None
-    favourable, adverse = float(np.sum(mfe)), float(np.sum(mae))
+    favourable, adverse = float(np.sum(entry_mfe)), float(np.sum(entry_mae))
     entry = favourable / (favourable + adverse) if favourable + adverse > 0 else 0.5
-    kept = float(np.sum(gross))
-    if favourable > 0:
-        exit_ = min(1.0, max(-1.0, kept / favourable))
+    kept, available = float(np.sum(gross)), float(np.sum(trade_mfe))
+    if available > 0:
+        exit_ = min(1.0, max(-1.0, kept / available))
     else:
         exit_ = -1.0 if kept < 0 else 0.0
     return 50.0 * entry + 25.0 * (exit_ + 1.0)
@@ -137,7 +174,7 @@ def compute_metrics(
     equity: np.ndarray,
     in_position: np.ndarray,
     periods_per_year: float,
-    excursions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    excursions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Metrics:
     """All metrics of one backtest.
 
@@ -147,8 +184,8 @@ def compute_metrics(
         equity: float64 per-bar marked-to-market equity of the window (start = 1.0).
         in_position: bool per window bar.
         periods_per_year: bars per year of the timeframe (:func:`~blofin_stack.market.timeframes.bars_per_year`).
-        excursions: per-trade ``(mfe, mae, gross)`` for :func:`eep_score` (fractions); without them the
-            EEP score is None.
+        excursions: per-trade ``(entry_mfe, entry_mae, trade_mfe, gross)`` for :func:`eep_score`
+            (fractions); without them the EEP score is None.
     """
     trades = len(net_returns)
     pnl_pct = np.asarray(net_returns, dtype=np.float64) * 100.0

@@ -71,7 +71,7 @@ def gates_from_settings(settings: Settings) -> dict[int, tuple[Criterion, ...]]:
     s = settings
     return {
         1: (
-            Criterion("implementation loads", "loads", "==", 1),
+            Criterion("implementation loads and can run", "loads", "==", 1),
             Criterion("backtest trades", "bt_trades", ">=", s.gate_t1_min_trades),
         ),
         2: (

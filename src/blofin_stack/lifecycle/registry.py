@@ -155,12 +155,9 @@ def sync_registry(
     return made
 
 
-def _median(values: Sequence[float]) -> float | None:
-    finite = [v for v in values if v is not None]
-    if not finite:
-        return None
-    result = float(np.median(finite))
-    return None if np.isinf(result) else result
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
 
 
 def backtest_summary(
@@ -170,8 +167,9 @@ def backtest_summary(
 
     ``trades`` is the total and ``win_rate`` is pooled over all those trades; ``sharpe``, ``pnl_pct``
     (total PnL %), ``max_dd`` (max drawdown %), ``profit_factor`` and ``eep_score`` are medians over the
-    instrument backtests (the last two over backtests with trades). Error rows are ignored; a strategy
-    whose own timeframes were not run is summarised over all it ran.
+    instrument backtests (the last two over backtests with trades; a profit factor with no losing
+    trade counts as +inf). Error rows are ignored; a strategy whose own timeframes were not run is
+    summarised over all it ran.
     """
     grouped: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -219,7 +217,9 @@ def refresh_ensemble_weights(
         if not members or not any(p.startswith("w_") for p in strategy.params):
             continue
         row = get_strategy_row(connection, strategy.name)
-        current = dict((row or {}).get("params") or {})
+        if row is None:
+            continue
+        current = dict(row["params"] or {})
         weights = {k: round(v, 4) for k, v in score_weights(scores, members).items()}
         moved = {
             k: f"{current.get(k, strategy.params[k].default):g}->{v:g}"
@@ -248,6 +248,7 @@ def apply_gates(
     gates: Mapping[int, tuple[Criterion, ...]],
     loadable: Iterable[str],
     now: datetime | None = None,
+    fresh: Iterable[str] | None = None,
 ) -> list[Transition]:
     """After a strategy cycle: demote strategies that fail the gate of their tier, promote those that
     pass the gate into the next one (one step per cycle; archived rows are left alone).
@@ -255,12 +256,15 @@ def apply_gates(
     Args:
         gates: :func:`~blofin_stack.lifecycle.gates.gates_from_settings`.
         loadable: names of the strategies whose implementation loaded in this process.
+        fresh: the strategies with fresh results (backtested in this cycle); others keep their tier,
+            since their figures are old. ``None``: judge every row.
     """
     now = now or utcnow()
     runnable = set(loadable)
+    judged = None if fresh is None else set(fresh)
     made = []
     for row in list_strategies(connection):
-        if row["archived"]:
+        if row["archived"] or (judged is not None and row["strategy_name"] not in judged):
             continue
         name, tier = row["strategy_name"], int(row["tier"])
         metrics = gate_metrics(row, loads=name in runnable and not row["blocked_reason"])

@@ -12,7 +12,7 @@ from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
-from blofin_stack.strategies import ParamError, Strategy, get_strategy
+from blofin_stack.strategies import ParamError, Strategy, UnknownStrategyError, get_strategy
 from blofin_stack.strategies.plugins import describe_exception, load_plugins
 
 if TYPE_CHECKING:
@@ -126,14 +126,15 @@ def backtest_instrument(
     load_plugins(plugins)
     manager = FeatureManager(MarketStore(settings.market_dir))
     costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
-    strategies = {name: get_strategy(name) for name in plan}
+    strategies: dict[str, Strategy] = {}
     rows: list[dict[str, Any]] = []
     resolved: dict[str, dict[str, Any]] = {}
-    for name, strategy in strategies.items():
+    for name in plan:
         try:
-            resolved[name] = strategy.resolve_params((params or {}).get(name))
-        except ParamError as exc:
-            rows.extend(_error_row(strategy, inst_id, tf, window, costs, 0, exc) for tf in plan[name])
+            strategies[name] = get_strategy(name)
+            resolved[name] = strategies[name].resolve_params((params or {}).get(name))
+        except (UnknownStrategyError, ParamError) as exc:  # e.g. a plugin that vanished under the worker
+            rows.extend(_error_row(name, inst_id, tf, window, costs, 0, exc) for tf in plan[name])
     timeframes = sorted({tf for tfs in plan.values() for tf in tfs}, key=timeframe_ms)
     for timeframe in timeframes:
         here = [strategies[n] for n in resolved if timeframe in plan[n]]
@@ -162,20 +163,20 @@ def backtest_instrument(
                 )
                 rows.append(result_row(result))
             except Exception as exc:  # one strategy's failure must not stop the cycle
-                rows.append(_error_row(strategy, inst_id, timeframe, window, costs, len(bars), exc))
+                rows.append(_error_row(strategy.name, inst_id, timeframe, window, costs, len(bars), exc))
     return rows
 
 
 def _error_row(
-    strategy: Strategy, inst_id: str, timeframe: str, window: Window, costs: CostModel, bars: int, exc: Exception
+    name: str, inst_id: str, timeframe: str, window: Window, costs: CostModel, bars: int, exc: Exception
 ) -> dict[str, Any]:
     return {
-        "strategy_name": strategy.name,
+        "strategy_name": name,
         "inst_id": inst_id,
         "timeframe": timeframe,
         "window_start": window.start,
         "window_end": window.end,
-        "params": strategy.resolve_params(),
+        "params": {},
         "fee_bps": costs.fee_bps,
         "slippage_bps": costs.slippage_bps,
         "bars": bars,

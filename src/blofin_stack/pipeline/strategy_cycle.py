@@ -196,7 +196,10 @@ def persist_strategy_cycle(engine: sa.Engine, cycle: StrategyCycle, settings: Se
             ],
         )
         record_backtests(connection, backtest_summary(cycle.rows, cycle.timeframes_of), cycle.started_at)
-        transitions += apply_gates(connection, gates_from_settings(settings), cycle.loaded, cycle.started_at)
+        backtested = {row["strategy_name"] for row in cycle.rows if row.get("status") != "error"}
+        transitions += apply_gates(
+            connection, gates_from_settings(settings), cycle.loaded, cycle.started_at, fresh=backtested
+        )
         scores = {entry.strategy_name: entry.score for entry in cycle.ranking}
         cycle.tuned = refresh_ensemble_weights(connection, by_name.values(), scores)
     cycle.transitions = transitions

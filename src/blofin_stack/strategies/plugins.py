@@ -164,13 +164,16 @@ def _load_one(path: Path, registry: FeatureRegistry) -> _Loaded:
 
 
 def load_plugins(paths: Iterable[Path], registry: FeatureRegistry = REGISTRY) -> PluginReport:
-    """Load plugin files; a failing file is rolled back and reported, the others still load.
+    """Load plugin files; a failing file is rolled back and reported, the others still load. What a file
+    loaded earlier in this process registered is dropped once that file no longer exists.
 
     Returns:
         :class:`PluginReport` with the loaded files, the features and strategies each registered, and
         one :class:`PluginError` (file, line, message) per failed file.
     """
     report = PluginReport()
+    for gone in [p for p in _loaded if not p.is_file()]:
+        _unload(gone, registry)
     for raw in paths:
         path = Path(raw).resolve()
         try:

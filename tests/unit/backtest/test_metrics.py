@@ -78,20 +78,33 @@ def test_profit_factor_edge_cases() -> None:
 def test_eep_score_by_hand() -> None:
     from blofin_stack.backtest.metrics import eep_score
 
-    # E = 0.03 / (0.03 + 0.04); X = (0.01 - 0.02) / 0.03
-    expected = 50 * (0.03 / 0.07) + 25 * (-1 / 3 + 1)
-    got = eep_score(np.array([0.02, 0.01]), np.array([0.01, 0.03]), np.array([0.01, -0.02]))
+    # E = 0.03 / (0.03 + 0.04) over the entry horizon; X = (0.01 - 0.02) / (0.025 + 0.005) over the trades
+    expected = 50 * (0.03 / 0.07) + 25 * (-0.01 / 0.03 + 1)
+    got = eep_score(np.array([0.02, 0.01]), np.array([0.01, 0.03]), np.array([0.025, 0.005]), np.array([0.01, -0.02]))
     assert got == pytest.approx(expected)
-    assert eep_score(np.array([0.05]), np.array([0.0]), np.array([0.05])) == pytest.approx(100.0)
-    assert eep_score(np.array([0.0]), np.array([0.05]), np.array([-0.05])) == pytest.approx(0.0)
-    assert eep_score(np.array([0.04]), np.array([0.04]), np.array([0.0])) == pytest.approx(50.0)
-    assert eep_score(np.array([]), np.array([]), np.array([])) is None
+    perfect = eep_score(np.array([0.05]), np.array([0.0]), np.array([0.05]), np.array([0.05]))
+    worst = eep_score(np.array([0.0]), np.array([0.05]), np.array([0.0]), np.array([-0.05]))
+    assert perfect == pytest.approx(100.0) and worst == pytest.approx(0.0)
+    assert eep_score(np.array([0.04]), np.array([0.04]), np.array([0.04]), np.array([0.0])) == pytest.approx(50.0)
+    assert eep_score(np.array([]), np.array([]), np.array([]), np.array([])) is None
 
 
-def _walk_trades(seed: int, oracle: bool) -> float | None:
-    """EEP of fixed 10-bar holds on a driftless random walk: random entries, or entries that peek."""
+def test_entry_excursions_use_a_fixed_horizon() -> None:
+    from blofin_stack.backtest.metrics import entry_excursions
+
+    high = np.array([101.0, 104, 102, 110, 100])
+    low = np.array([99.0, 97, 98, 99, 90])
+    # a long at 100 on bar 0 and a short at 104 on bar 3, horizon 3: bars 0-2 and bars 3-4 (data ends)
+    mfe, mae = entry_excursions(high, low, np.array([0, 3]), np.array([1, -1]), np.array([100.0, 104.0]), horizon=3)
+    np.testing.assert_allclose(mfe, [0.04, 1 - 90 / 104])
+    np.testing.assert_allclose(mae, [0.03, 110 / 104 - 1])
+
+
+def _walk_trades(seed: int, oracle: bool, stop: float | None = None) -> float | None:
+    """EEP on a driftless random walk: random entries, or entries that peek 10 bars ahead; exits after 10
+    bars, or at a stop (which caps the adverse excursion of a trade but must not flatter random entries)."""
     from blofin_stack.backtest.kernel import simulate
-    from blofin_stack.backtest.metrics import eep_score
+    from blofin_stack.backtest.metrics import eep_score, entry_excursions
 
     rng = np.random.default_rng(seed)
     n = 20_000
@@ -107,13 +120,22 @@ def _walk_trades(seed: int, oracle: bool) -> float | None:
         entry_long = rng.random(n) < 0.05
         entry_short = (rng.random(n) < 0.05) & ~entry_long
     none = np.zeros(n, bool)
-    r = simulate(open_, high, low, close, entry_long, none, entry_short, none, max_hold_bars=10, fee=0.0)
+    hold = 200 if stop else 10
+    r = simulate(
+        open_, high, low, close, entry_long, none, entry_short, none, stop_loss_pct=stop, max_hold_bars=hold, fee=0.0
+    )
     gross = r.side * (r.exit_price / r.entry_price - 1)
-    return eep_score(r.mfe, r.mae, gross)
+    entry_mfe, entry_mae = entry_excursions(high, low, r.entry_idx, r.side, r.entry_price)
+    return eep_score(entry_mfe, entry_mae, r.mfe, gross)
 
 
-def test_eep_is_about_50_without_edge_and_high_with_it() -> None:
-    random_scores = [_walk_trades(seed, oracle=False) for seed in range(3)]
-    assert all(s is not None and 45 < s < 55 for s in random_scores), random_scores
-    oracle = _walk_trades(7, oracle=True)
-    assert oracle is not None and oracle > 70
+@pytest.mark.parametrize("stop", [None, 0.3, 1.5])
+def test_eep_is_about_50_without_edge_whatever_the_exit(stop: float | None) -> None:
+    scores = [_walk_trades(seed, oracle=False, stop=stop) for seed in range(3)]
+    assert all(s is not None and 46 < s < 54 for s in scores), scores
+
+
+def test_eep_is_high_with_edge() -> None:
+    for stop in (None, 0.5):
+        score = _walk_trades(7, oracle=True, stop=stop)
+        assert score is not None and score > 65

@@ -86,5 +86,5 @@ def test_forward_gate_derives_drift_and_days(settings: Settings) -> None:
         "backtest-to-forward drift %: 30 >= 20" in evaluate_gate(gates_from_settings(settings)[3], 3, drifting).failures
     )
     assert evaluate_gate(gates_from_settings(settings)[1], 1, gate_metrics({"bt_trades": 3}, loads=False)).failures == [
-        "implementation loads: 0 != 1"
+        "implementation loads and can run: 0 != 1"
     ]
