@@ -30,3 +30,24 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[float, float]:
         fn()
         times.append(time.perf_counter() - start)
     return min(times), statistics.median(times)
+
+
+def peer_sma_cross() -> type:
+    """The reference ``sma_cross`` (SMA 10/30, always in the market) as a backtesting.py strategy."""
+    import pandas as pd
+    from backtesting import Strategy
+    from backtesting.lib import crossover
+
+    class PeerSmaCross(Strategy):
+        def init(self) -> None:
+            close = pd.Series(self.data.Close)
+            self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
+            self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow):
+                self.buy()
+            elif crossover(self.slow, self.fast):
+                self.sell()
+
+    return PeerSmaCross

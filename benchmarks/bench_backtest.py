@@ -13,7 +13,7 @@ import warnings
 
 import pandas as pd
 
-from _common import best_of, real_data_dir
+from _common import best_of, peer_sma_cross, real_data_dir
 from blofin_stack.backtest.engine import CostModel, run_backtest
 from blofin_stack.market.candles import resample_ohlcv
 from blofin_stack.strategies import get_strategy
@@ -41,20 +41,8 @@ def main() -> None:
         )
 
     from backtesting import Backtest
-    from backtesting import Strategy as BtStrategy
-    from backtesting.lib import crossover
 
-    class PeerSma(BtStrategy):
-        def init(self) -> None:
-            close = pd.Series(self.data.Close)
-            self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
-            self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
-
-        def next(self) -> None:
-            if crossover(self.fast, self.slow):
-                self.buy()
-            elif crossover(self.slow, self.fast):
-                self.sell()
+    PeerSma = peer_sma_cross()
 
     frames = {}
     for inst, b in data.items():

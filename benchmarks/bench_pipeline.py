@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _common import real_data_dir
+from _common import peer_sma_cross, real_data_dir
 from blofin_stack.market.candles import resample_ohlcv
 
 BIN = Path(sys.executable).parent / "blofin"
@@ -37,20 +37,8 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 def peer_backtests_per_hour(source: Path) -> tuple[float, int]:
     from backtesting import Backtest
-    from backtesting import Strategy as BtStrategy
-    from backtesting.lib import crossover
 
-    class PeerSma(BtStrategy):
-        def init(self) -> None:
-            close = pd.Series(self.data.Close)
-            self.fast = self.I(lambda: close.rolling(10).mean().to_numpy())
-            self.slow = self.I(lambda: close.rolling(30).mean().to_numpy())
-
-        def next(self) -> None:
-            if crossover(self.fast, self.slow):
-                self.buy()
-            elif crossover(self.slow, self.fast):
-                self.sell()
+    PeerSma = peer_sma_cross()
 
     frames = []
     for path in sorted(source.glob("*.csv.gz")):

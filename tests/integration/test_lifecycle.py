@@ -9,8 +9,6 @@ Expected values come from the issue and from what the tests write, never from an
 
 from __future__ import annotations
 
-import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +16,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from blofin_stack.cli.main import app as cli
 from blofin_stack.config import Settings, get_settings
 from blofin_stack.db.engine import get_engine
 from blofin_stack.db.tables import ranking_history, strategy_backtest_results, strategy_registry, strategy_transitions
 from blofin_stack.market.store import MarketStore
 from blofin_stack.pipeline.daily import PipelineRun, run_pipeline
 from blofin_stack.strategies import BUILTIN_STRATEGIES
+from helpers import flat, invoke, ok_json, write
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "LAYER-USDT")
 SLICE_BARS = 5 * 1440
@@ -117,7 +114,6 @@ raise RuntimeError("close_above_ema plugin broken on purpose")
 #: The line of the ``raise`` in the file as written (see :func:`write`).
 BROKEN_PLUGIN_LINE = 3
 
-runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("isolated_plugins")
 
 
@@ -140,26 +136,6 @@ def store(settings: Settings, candles: dict[str, pd.DataFrame], monkeypatch: pyt
     for inst, frame in candles.items():
         market.write_candles(inst, frame)
     yield fresh
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(cli, list(args), env={"COLUMNS": "250"})
-
-
-def ok_json(*args: str) -> Any:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
 
 
 def cycle(settings: Settings) -> PipelineRun:

@@ -209,6 +209,21 @@ def crossed_below(a: pd.Series, b: pd.Series | float) -> pd.Series:
     return (a < b) & (a.shift(1) > b_prev)
 
 
+def stop_atr_param(default: float) -> Param:
+    """The usual ``stop_atr`` parameter: stop-loss distance in ATR(14) multiples, 0.5..5."""
+    return Param(default, 0.5, 5, 0.25, "stop-loss distance in ATR(14)")
+
+
+def take_atr_param(default: float) -> Param:
+    """The usual ``take_atr`` parameter: take-profit distance in ATR(14) multiples, 0 (none)..10."""
+    return Param(default, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none")
+
+
+def max_hold_param(default: int, high: int = 500) -> Param:
+    """The usual ``max_hold_bars`` parameter: close after this many bars, 1..``high``."""
+    return Param(default, 1, high, 1, "close after this many bars")
+
+
 def atr_exits(
     features: pd.DataFrame, stop_atr: float, take_atr: float, atr_pct: str = "atr_pct_14"
 ) -> dict[str, np.ndarray]:

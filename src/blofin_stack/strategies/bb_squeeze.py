@@ -24,7 +24,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -36,9 +39,9 @@ class BbSqueeze(Strategy):
         "squeeze_lookback": Param(120, 20, 500, 10, "window of the band-width quantile (bars)"),
         "squeeze_quantile": Param(0.2, 0.05, 0.5, 0.05, "band width at or below this quantile is a squeeze"),
         "recent_bars": Param(10, 1, 50, 1, "a squeeze within this many bars arms the breakout"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(96, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(96),
     }
     required_features = ("bbands_upper", "bbands_middle", "bbands_lower", "bbands_width", "atr_pct_14")
 

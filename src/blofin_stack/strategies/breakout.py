@@ -20,7 +20,16 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy, atr_exits, signal_frame
+from blofin_stack.strategies.base import (
+    Param,
+    ParamValue,
+    Strategy,
+    atr_exits,
+    max_hold_param,
+    signal_frame,
+    stop_atr_param,
+    take_atr_param,
+)
 
 
 class Breakout(Strategy):
@@ -32,9 +41,9 @@ class Breakout(Strategy):
         "exit_channel": Param(10, 5, 100, 1, "exit channel length (bars before the current one)"),
         "adx_min": Param(20.0, 0, 50, 1, "minimum ADX(14): the market must be trending"),
         "trend_period": Param(50, 10, 400, 10, "EMA period the close must be on the breakout's side of (bars)"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(96, 1, 1000, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(96, 1000),
     }
     required_features = (
         "donchian_high_{channel}",

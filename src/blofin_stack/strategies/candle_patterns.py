@@ -29,7 +29,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 #: Patterns whose +1 value is a bullish reversal.
@@ -45,9 +48,9 @@ class CandlePatterns(Strategy):
     params = {
         "rsi_period": Param(14, 5, 30, 1, "RSI period (bars)"),
         "rsi_long_max": Param(35.0, 20, 50, 1, "RSI below which a bullish pattern counts; shorts use 100 - it"),
-        "stop_atr": Param(1.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(3.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(24, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(1.5),
+        "take_atr": take_atr_param(3.0),
+        "max_hold_bars": max_hold_param(24),
     }
     required_features = (*dict.fromkeys((*BULLISH, *BEARISH)), "rsi_{rsi_period}", "atr_pct_14")
 

@@ -24,7 +24,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -36,9 +39,9 @@ class EmaCrossover(Strategy):
         "fast": Param(9, 2, 50, 1, "fast EMA period (bars)"),
         "slow": Param(21, 5, 200, 1, "slow EMA period (bars)"),
         "trend_period": Param(200, 50, 400, 10, "EMA trend filter period (bars)"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(96, 1, 1000, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(96, 1000),
     }
     required_features = ("ema_{fast}", "ema_{slow}", "ema_{trend_period}", "atr_pct_14")
 

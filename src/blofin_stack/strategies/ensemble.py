@@ -26,7 +26,16 @@ import numba
 import numpy as np
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy, atr_exits, signal_frame
+from blofin_stack.strategies.base import (
+    Param,
+    ParamValue,
+    Strategy,
+    atr_exits,
+    max_hold_param,
+    signal_frame,
+    stop_atr_param,
+    take_atr_param,
+)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -95,9 +104,9 @@ class _Ensemble(Strategy):
 
 _DEFAULT_MEMBERS = ("ema_crossover", "macd_crossover", "momentum", "breakout")
 _RISK = {
-    "stop_atr": Param(2.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-    "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-    "max_hold_bars": Param(96, 1, 1000, 1, "close after this many bars"),
+    "stop_atr": stop_atr_param(2.5),
+    "take_atr": take_atr_param(0.0),
+    "max_hold_bars": max_hold_param(96, 1000),
 }
 
 

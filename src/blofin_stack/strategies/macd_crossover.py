@@ -22,7 +22,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -32,9 +35,9 @@ class MacdCrossover(Strategy):
     timeframes = ("15m", "1H")
     params = {
         "trend_period": Param(100, 20, 400, 10, "EMA trend filter period (bars)"),
-        "stop_atr": Param(2.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(200, 1, 1000, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.5),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(200, 1000),
     }
     required_features = ("macd_12_26", "macd_signal_9", "ema_{trend_period}", "atr_pct_14")
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy
+from blofin_stack.strategies.base import Param, ParamValue, Strategy, max_hold_param, stop_atr_param, take_atr_param
 
 NO_MODEL = (
     "needs the trained entry classifier (ml_entry_classifier) that the ML pipeline produces; "
@@ -31,9 +31,9 @@ class MlGbt5m(Strategy):
     strategy_type = "ml_entry"
     params = {
         "threshold": Param(0.6, 0.5, 0.95, 0.01, "entry probability the model must exceed"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(3.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(3.0),
+        "max_hold_bars": max_hold_param(48),
     }
 
     def unavailable_reason(self) -> str | None:

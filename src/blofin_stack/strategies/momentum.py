@@ -26,7 +26,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -38,9 +41,9 @@ class Momentum(Strategy):
         "roc_period": Param(12, 3, 100, 1, "rate-of-change period (bars)"),
         "threshold_atr": Param(2.0, 0.5, 10, 0.25, "ROC threshold in multiples of ATR(14) in percent of price"),
         "adx_min": Param(20.0, 0, 50, 1, "minimum ADX(14): the market must be trending"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(4.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(4.0),
+        "max_hold_bars": max_hold_param(48),
     }
     required_features = ("roc_{roc_period}", "adx_14", "plus_di_14", "minus_di_14", "atr_pct_14")
 

@@ -24,7 +24,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -36,9 +39,9 @@ class MomentumReversal(Strategy):
         "rsi_period": Param(7, 2, 30, 1, "RSI period (bars)"),
         "roc_period": Param(12, 2, 50, 1, "rate-of-change period (bars)"),
         "oversold": Param(25.0, 5, 40, 1, "RSI extreme; the short side uses 100 - oversold"),
-        "stop_atr": Param(1.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(3.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(24, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(1.5),
+        "take_atr": take_atr_param(3.0),
+        "max_hold_bars": max_hold_param(24),
     }
     required_features = ("rsi_{rsi_period}", "roc_{roc_period}", "atr_pct_14")
 

@@ -27,7 +27,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 from blofin_stack.strategies.mtf_trend_align import previous_higher_value
 
@@ -40,9 +43,9 @@ class MtfMomentumConfirm(Strategy):
         "roc_period": Param(8, 3, 100, 1, "rate-of-change period on the strategy's bars"),
         "threshold_atr": Param(1.5, 0.5, 10, 0.25, "ROC threshold in multiples of ATR(14) in percent of price"),
         "trend_period": Param(21, 5, 100, 1, "period of the 4H EMA trend filter (4H bars)"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(4.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(64, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(4.0),
+        "max_hold_bars": max_hold_param(64),
     }
     required_features = ("roc_{roc_period}", "4H:close", "4H:ema_{trend_period}", "atr_pct_14")
 

@@ -27,7 +27,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -46,9 +49,9 @@ class MtfTrendAlign(Strategy):
         "rsi_period": Param(14, 2, 30, 1, "RSI period on the strategy's bars"),
         "oversold": Param(30.0, 10, 45, 1, "RSI oversold level; overbought is 100 - oversold"),
         "trend_period": Param(50, 10, 200, 1, "period of the 1H EMA trend filter (1H bars)"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(4.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(4.0),
+        "max_hold_bars": max_hold_param(48),
     }
     required_features = ("rsi_{rsi_period}", "1H:ema_{trend_period}", "atr_pct_14")
 

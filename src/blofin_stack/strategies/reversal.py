@@ -27,7 +27,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -39,9 +42,9 @@ class Reversal(Strategy):
         "wr_period": Param(14, 5, 50, 1, "Williams %R period (bars)"),
         "oversold": Param(-95.0, -99, -60, 1, "%R at or below this is oversold; overbought is -100 - oversold"),
         "recent_bars": Param(1, 1, 10, 1, "the extreme must lie within this many bars before the reversal bar"),
-        "stop_atr": Param(1.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(3.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(24, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(1.5),
+        "take_atr": take_atr_param(3.0),
+        "max_hold_bars": max_hold_param(24),
     }
     required_features = ("williams_r_{wr_period}", "atr_pct_14")
 

@@ -24,7 +24,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -38,9 +41,9 @@ class RsiDivergence(Strategy):
         "oversold": Param(40.0, 10, 50, 1, "RSI below which a bullish divergence counts"),
         "overbought": Param(60.0, 50, 90, 1, "RSI above which a bearish divergence counts"),
         "exit_level": Param(50.0, 30, 70, 1, "RSI level whose crossing closes the trade"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(4.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(4.0),
+        "max_hold_bars": max_hold_param(48),
     }
     required_features = ("rsi_{rsi_period}", "atr_pct_14")
 

@@ -20,7 +20,16 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy, atr_exits, signal_frame
+from blofin_stack.strategies.base import (
+    Param,
+    ParamValue,
+    Strategy,
+    atr_exits,
+    max_hold_param,
+    signal_frame,
+    stop_atr_param,
+    take_atr_param,
+)
 
 
 class SupportResistance(Strategy):
@@ -32,9 +41,9 @@ class SupportResistance(Strategy):
         "touch_atr": Param(0.25, 0, 2, 0.05, "how near the level counts as a touch, in ATR(14)"),
         "min_range_atr": Param(4.0, 0, 20, 0.5, "minimum resistance - support, in ATR(14)"),
         "exit_fraction": Param(0.5, 0.1, 1, 0.05, "exit once price has crossed this share of the range"),
-        "stop_atr": Param(1.5, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(1.5),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(48),
     }
     required_features = ("donchian_high_{lookback}", "donchian_low_{lookback}", "atr_14", "atr_pct_14")
 

@@ -24,7 +24,10 @@ from blofin_stack.strategies.base import (
     atr_exits,
     crossed_above,
     crossed_below,
+    max_hold_param,
     signal_frame,
+    stop_atr_param,
+    take_atr_param,
 )
 
 
@@ -35,9 +38,9 @@ class VolumeBreakout(Strategy):
     params = {
         "channel": Param(20, 5, 200, 1, "Donchian channel length (bars before the current one)"),
         "volume_mult": Param(2.0, 1, 10, 0.25, "minimum volume / 20-bar average volume"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(4.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(48, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(4.0),
+        "max_hold_bars": max_hold_param(48),
     }
     required_features = (
         "donchian_high_{channel}",

@@ -19,7 +19,16 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy, atr_exits, signal_frame
+from blofin_stack.strategies.base import (
+    Param,
+    ParamValue,
+    Strategy,
+    atr_exits,
+    max_hold_param,
+    signal_frame,
+    stop_atr_param,
+    take_atr_param,
+)
 
 
 class VolumeMeanReversion(Strategy):
@@ -30,9 +39,9 @@ class VolumeMeanReversion(Strategy):
         "volume_z": Param(3.0, 1, 10, 0.25, "minimum volume z-score over 20 bars"),
         "range_atr": Param(1.5, 0.5, 5, 0.25, "minimum bar range (high - low) in ATR(14)"),
         "ma_period": Param(20, 5, 200, 1, "SMA period the trade aims back at (bars)"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "take_atr": Param(0.0, 0, 10, 0.5, "take-profit distance in ATR(14); 0 = none"),
-        "max_hold_bars": Param(24, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "take_atr": take_atr_param(0.0),
+        "max_hold_bars": max_hold_param(24),
     }
     required_features = ("volume_zscore_20", "sma_{ma_period}", "atr_14", "atr_pct_14")
 

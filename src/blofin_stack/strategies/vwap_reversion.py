@@ -17,7 +17,15 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from blofin_stack.strategies.base import Param, ParamValue, Strategy, atr_exits, signal_frame
+from blofin_stack.strategies.base import (
+    Param,
+    ParamValue,
+    Strategy,
+    atr_exits,
+    max_hold_param,
+    signal_frame,
+    stop_atr_param,
+)
 
 
 class VwapReversion(Strategy):
@@ -26,8 +34,8 @@ class VwapReversion(Strategy):
     timeframes = ("1m", "5m")
     params = {
         "entry_z": Param(2.0, 0.5, 5, 0.25, "distance from VWAP that counts as a stretch, in session sigmas"),
-        "stop_atr": Param(2.0, 0.5, 5, 0.25, "stop-loss distance in ATR(14)"),
-        "max_hold_bars": Param(60, 1, 500, 1, "close after this many bars"),
+        "stop_atr": stop_atr_param(2.0),
+        "max_hold_bars": max_hold_param(60),
     }
     required_features = ("vwap_zscore", "atr_pct_14")
 

@@ -14,11 +14,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from blofin_stack.cli.main import app as cli
 from blofin_stack.config import Settings, get_settings
 from blofin_stack.market.store import MarketStore
+from helpers import flat, invoke
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT")
 SLICE_BARS = 6 * 1440
@@ -27,8 +26,6 @@ FIVE_MIN_MS = 300_000
 RESULT_KEYS = {"strategy", "inst_id", "timeframe", "start", "end", "params", "metrics", "trades"}
 DOCUMENTED_EXTRA_KEYS = {"fee_bps", "slippage_bps", "bars"}
 TRADE_KEYS = {"entry_ts", "exit_ts", "side", "entry_price", "exit_price", "pnl_pct", "fees", "exit_reason"}
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +45,6 @@ def store_settings(settings: Settings, candles: dict[str, pd.DataFrame], monkeyp
     for inst, frame in candles.items():
         store.write_candles(inst, frame)
     return fresh
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(cli, list(args), env={"COLUMNS": "200"})
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def backtest_json(*args: str) -> dict[str, Any]:

@@ -4,44 +4,21 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from blofin_stack.cli.main import app as cli
 from blofin_stack.config import Settings, get_settings
 from blofin_stack.market.store import MarketStore
 from blofin_stack.pipeline.daily import run_pipeline
 from blofin_stack.strategies import BUILTIN_STRATEGIES
+from helpers import flat, invoke, ok_json, write
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO_ROOT / "docs" / "examples" / "rsi_dip_buyer.yaml"
 
-runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("isolated_plugins")  # `strategies add` and every registry command load specs
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(cli, list(args), env={"COLUMNS": "200"})
-
-
-def ok_json(*args: str) -> Any:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
 
 
 GOOD_SPEC = """
