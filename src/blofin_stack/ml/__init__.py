@@ -1,0 +1,1 @@
+"""Machine learning without leakage: labels, purged walk-forward splits, model zoo, validation, canaries."""
