@@ -63,10 +63,29 @@ class Settings(BaseSettings):
     plugins_dir: Path = Field(Path(""), description="Folder of plugin files (*.py); empty means DATA_DIR/plugins.")
 
     ml_models_path: Path = Field(Path(""), description="Model store; empty means DATA_DIR/models.")
+    ml_timeframe: str = Field("5m", description="Bars the ML cycle trains on.")
+    ml_lookback_days: float = Field(30.0, gt=0, description="History the ML cycle uses, in days.")
+    ml_horizon_bars: int = Field(12, gt=0, description="Label horizon in bars (12 x 5m = 1 hour).")
+    ml_train_days: float = Field(7.0, gt=0, description="Walk-forward training window, days.")
+    ml_test_days: float = Field(3.0, gt=0, description="Walk-forward test window (and step), days.")
+    ml_embargo_hours: float = Field(24.0, ge=0, description="Embargo between training end and test start, hours.")
+    ml_max_direction_accuracy: float = Field(
+        0.65, gt=0.5, le=1, description="OOS direction accuracy above this marks a model suspect (horizons <= 1H)."
+    )
+    ml_drift_drop_pct: float = Field(
+        10.0, ge=0, description="Drop of a model's OOS metric that triggers retraining, %."
+    )
+    ml_keep_models: int = Field(5, gt=0, description="Active models kept; the rest are archived.")
+    ml_keep_ensembles: int = Field(3, gt=0, description="Active ensembles kept; the rest are archived.")
     api_host: str = Field("127.0.0.1", description="REST API and dashboard bind address.")
     api_port: int = Field(8780, gt=0, lt=65536, description="REST API and dashboard port.")
     blofin_ws_url: str = Field("wss://openapi.blofin.com/ws/public", description="Blofin public WebSocket.")
     blofin_rest_url: str = Field("https://openapi.blofin.com", description="Blofin REST base URL.")
+
+    @field_validator("ml_timeframe")
+    @classmethod
+    def _canonical_timeframe(cls, value: str) -> str:
+        return parse_timeframe(value)
 
     @field_validator("backtest_timeframes", mode="before")
     @classmethod

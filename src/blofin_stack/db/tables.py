@@ -223,7 +223,40 @@ ml_model_results = sa.Table(
     sa.Column("hyperparams", sa.JSON),
     sa.Column("status", sa.String(32)),
     sa.Column("train_loss", sa.Float),
+    # not in the seed: what was predicted, where it is stored, and the whole out-of-sample picture
+    sa.Column("cycle_id", sa.String(64), index=True),
+    sa.Column("model_path", sa.Text),
+    sa.Column("target", sa.String(64)),
+    sa.Column("timeframe", sa.String(8)),
+    sa.Column("roc_auc", sa.Float),
+    sa.Column("log_loss", sa.Float),
+    sa.Column("mae", sa.Float),
+    sa.Column("rmse", sa.Float),
+    sa.Column("r2", sa.Float),
+    sa.Column("mape", sa.Float),
+    sa.Column("oos", sa.JSON),
+    sa.Column("baseline", sa.JSON),
+    sa.Column("lift", sa.JSON),
+    sa.Column("folds", sa.JSON),
+    sa.Column("reasons", sa.JSON),
     sa.UniqueConstraint("model_name", "timestamp"),
+)
+
+#: Every drift check and retraining decision, with the metrics compared.
+ml_retrain_log = sa.Table(
+    "ml_retrain_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("model_name", sa.String(128), nullable=False, index=True),
+    sa.Column("model_path", sa.Text),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("validated", sa.Float),
+    sa.Column("fresh", sa.Float),
+    sa.Column("drop_pct", sa.Float),
+    sa.Column("decision", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON),
 )
 
 ml_ensembles = sa.Table(
