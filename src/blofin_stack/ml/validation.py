@@ -55,7 +55,8 @@ def _expand_proba(proba: np.ndarray, classes: np.ndarray, labels: np.ndarray) ->
     out = np.zeros((len(proba), len(labels)))
     where = np.searchsorted(labels, classes)
     out[:, where] = proba
-    return out
+    total = out.sum(axis=1, keepdims=True)  # float32 models (XGBoost) sum to 1 only approximately
+    return np.divide(out, total, out=np.full_like(out, 1.0 / out.shape[1]), where=total > 0)
 
 
 def classification_metrics(

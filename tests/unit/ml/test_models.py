@@ -101,7 +101,7 @@ def test_seed_hyperparameters() -> None:
     assert 20 <= nn["epochs"] <= 50
     svm = get_spec("momentum_classifier")
     assert (svm.hyperparams["kernel"], svm.hyperparams["C"], svm.hyperparams["probability"]) == ("rbf", 1.0, True)
-    assert svm.max_train_samples == svm.hyperparams["max_train_samples"] == 4000
+    assert svm.max_train_samples == svm.hyperparams["max_train_samples"] == 2000
     vol = get_spec("volatility_regressor").hyperparams
     assert (vol["max_iter"], vol["learning_rate"], vol["max_depth"]) == (100, 0.1, 5)
     assert get_spec("direction_predictor").file_format == "xgboost-json"

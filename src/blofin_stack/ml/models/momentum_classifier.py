@@ -11,8 +11,9 @@
   (sigmoid) scaling fitted on 5-fold cross-validated decision values, after which ``predict`` is the
   arg-max of the probabilities (``SVC.predict`` could disagree with them). The folds are stratified and not
   shuffled, inside the training window only.
-* **Training size**: an RBF SVM costs roughly quadratically in rows (and 6 fits for the calibration), so the
-  estimator itself keeps only the most recent ``max_train_samples`` (default 4000) training rows
+* **Training size**: an RBF SVM costs roughly quadratically in rows to train (and 6 fits for the
+  calibration) and linearly in support vectors to predict, so the estimator itself keeps only the most
+  recent ``max_train_samples`` (default 2000) training rows
   (:class:`~blofin_stack.ml.models._common.RecentSamplesClassifier`); the spec's ``max_train_samples`` says
   the same to the trainer, which may cut before the scaler too.
 * **Stored as** one skops file of the whole pipeline (``skops``).
@@ -37,7 +38,7 @@ TIMEFRAME = "5m"
 HORIZON = 12
 FILE_FORMAT = "skops"
 BASELINE = "majority"
-MAX_TRAIN_SAMPLES = 4000
+MAX_TRAIN_SAMPLES = 2000
 #: Dead band of the momentum label (fraction): about a third of the real 5m samples fall inside it.
 THRESHOLD = 0.004
 DESCRIPTION = "Momentum state (decelerating / neutral / accelerating) over the next 12 bars, with probabilities"
