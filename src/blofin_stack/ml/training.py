@@ -141,6 +141,7 @@ def train_model(
     permutation_folds: int = 2,
     extra_canaries: Sequence[CanaryResult] = (),
     seed: int = 0,
+    deploy_end: int | None = None,
 ) -> TrainingResult:
     """Validate ``spec`` on ``data`` over ``folds``, run the canaries, and fit the deployed model.
 
@@ -154,6 +155,9 @@ def train_model(
         permutation_folds: how many folds the permutation canary retrains on shuffled labels.
         extra_canaries: canaries run by the caller (e.g. :func:`~blofin_stack.ml.canaries.alignment`).
         seed: the label shuffle's seed.
+        deploy_end: the deployed model trains on samples whose labels are known by this time (ms): the
+            ``train_days`` before it. Default: the newest data. Set it before the strategies' backtest
+            window (minus the embargo) so that backtests using the model are out of sample.
 
     Raises:
         ValueError: no folds.
@@ -183,8 +187,10 @@ def train_model(
     ]
     reasons = [c.detail for c in canaries if not c.passed]
 
-    latest = int(data.t.max())
-    recent = np.flatnonzero(data.t >= latest - int(train_days * DAY_MS))
+    latest = int(data.t_end.max()) if deploy_end is None else deploy_end
+    recent = np.flatnonzero((data.t_end <= latest) & (data.t >= latest - int(train_days * DAY_MS)))
+    if len(recent) == 0:
+        raise ValueError(f"{spec.name}: no samples with labels known by {latest} to fit the deployed model on")
     recent = _rows(spec, recent)
     estimator = _fitted(spec, data.X.iloc[recent].to_numpy(), y[recent])
     return TrainingResult(
