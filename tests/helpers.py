@@ -7,9 +7,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner, Result
 
 from blofin_stack.cli.main import app
+from blofin_stack.features import compute_features
 
 _runner = CliRunner()
 
@@ -36,3 +42,13 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"))
     return path
+
+
+def toy_entry_model(bars: pd.DataFrame, inputs: list[str]) -> Pipeline:
+    """A logistic regression on ``inputs`` (bar features plus ``trade_side``) fitted on ``bars``, labelled
+    by hand: a long is "profitable" when the next close is higher, a short when it is lower."""
+    x = compute_features(bars, [i for i in inputs if i != "trade_side"]).dropna()
+    up = (bars["close"].shift(-1) > bars["close"]).loc[x.index].to_numpy()
+    X = np.vstack([np.column_stack([x.to_numpy(), np.full(len(x), side)]) for side in (1.0, -1.0)])
+    y = np.concatenate([up, ~up]).astype(int)
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)

@@ -28,7 +28,7 @@ from helpers import flat, invoke, ok_json, write
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "LAYER-USDT")
 SLICE_BARS = 5 * 1440
 SRC = Path(__file__).resolve().parents[2] / "src"
-#: The 16 rule-based built-ins the issue names (ensembles and ml_gbt_5m are counted apart).
+#: The 16 rule-based built-ins the issue names (ensembles and the ML strategies are counted apart).
 RULE_BASED = {
     "bb_squeeze",
     "breakout",
@@ -48,6 +48,8 @@ RULE_BASED = {
     "sma_cross",
 }
 ENSEMBLES = {"ensemble_vote", "ensemble_weighted"}
+#: Strategies that need the ML cycle's entry classifier.
+ML_STRATEGIES = {"ml_gbt_5m", "ema_crossover_ml"}
 #: The seed's gate into tier 2 (label in the gate's messages, registry column, passes(value)).
 SEED_T2 = (
     ("backtest trades", "bt_trades", lambda v: v >= 50),
@@ -324,15 +326,15 @@ def test_a_broken_dsl_file_and_a_broken_plugin_leave_the_registry_consistent(sto
 def test_registry_list_has_every_strategy_with_results_or_a_reason(store: Settings, tmp_path: Path) -> None:
     ok_json("strategies", "add", str(write(tmp_path / "fast_ema.yaml", DSL_SPEC)), "--json")
     rows = {r["name"]: r for r in ok_json("registry", "list", "--json")}
-    assert set(BUILTIN_STRATEGIES) == RULE_BASED | ENSEMBLES | {"ml_gbt_5m"}
-    assert set(rows) == RULE_BASED | ENSEMBLES | {"ml_gbt_5m", DSL_NAME}
+    assert set(BUILTIN_STRATEGIES) == RULE_BASED | ENSEMBLES | ML_STRATEGIES
+    assert set(rows) == RULE_BASED | ENSEMBLES | ML_STRATEGIES | {DSL_NAME}
     assert all(r["tier"] == 0 for r in rows.values())
-    ml = rows["ml_gbt_5m"]
-    assert ml["reason"] and "model" in ml["reason"] and not ml["archived"]
+    for name in ML_STRATEGIES:  # no model has been trained in this store
+        assert rows[name]["reason"] and "entry classifier" in rows[name]["reason"] and not rows[name]["archived"]
 
     run = cycle(store)
     assert run.cycle is not None
-    assert "ml_gbt_5m" in run.cycle.skipped and "model" in run.cycle.skipped["ml_gbt_5m"]
+    assert set(run.cycle.skipped) == ML_STRATEGIES and "entry classifier" in run.cycle.skipped["ml_gbt_5m"]
     rows = {r["name"]: r for r in ok_json("registry", "list", "--json")}
     runnable = RULE_BASED | ENSEMBLES | {DSL_NAME}
     assert set(run.cycle.strategies) == runnable
@@ -340,7 +342,7 @@ def test_registry_list_has_every_strategy_with_results_or_a_reason(store: Settin
         assert rows[name]["bt"]["trades"] is not None, name
         assert rows[name]["bt"]["last_run"] is not None, name
         assert rows[name]["reason"] is None, name
-    assert rows["ml_gbt_5m"]["bt"]["trades"] is None and rows["ml_gbt_5m"]["tier"] == 0
+    assert all(rows[name]["bt"]["trades"] is None and rows[name]["tier"] == 0 for name in ML_STRATEGIES)
     # no row lacks an implementation unless it is archived with a reason
     for name, r in rows.items():
         path = Path(r["implementation"])

@@ -164,6 +164,9 @@ def _warmup(
             actual = later[name].to_numpy()[warmup:]
             scale = float(np.nanmedian(np.abs(full[name].to_numpy()))) if np.isfinite(expected).any() else 0.0
             leftover_nan = np.isnan(expected) | np.isnan(actual)
+            available_from = registry.resolve(name).available_from
+            if available_from is not None:  # NaN by design before it
+                leftover_nan &= bars.index.to_numpy(dtype="int64")[start + warmup :] >= available_from
             bad = np.flatnonzero(_mismatch(expected, actual, WARMUP_RTOL, scale) | leftover_nan)
             if len(bad) and name not in found:
                 i = int(bad[0])

@@ -56,12 +56,14 @@ def _digest_of(path: Path) -> str:
 
 
 def definition_fingerprint(spec: FeatureSpec) -> str:
-    """Hash of the code defining ``spec``: its source file plus the feature engine's files."""
+    """Hash of what defines ``spec``: its source file, the feature engine's files, and its description,
+    source and ``available_from`` (a model feature's code is shared; its model and window are not)."""
     func = inspect.unwrap(spec.func)
     source = inspect.getsourcefile(func)
     parts = [_digest_of(p) for p in _ENGINE_FILES]
     parts.append(_digest_of(Path(source)) if source else func.__qualname__)
-    return hashlib.blake2b("|".join([spec.name, str(spec.warmup_bars), *parts]).encode(), digest_size=8).hexdigest()
+    identity = [spec.name, str(spec.warmup_bars), spec.description, spec.source, str(spec.available_from)]
+    return hashlib.blake2b("|".join([*identity, *parts]).encode(), digest_size=8).hexdigest()
 
 
 @dataclass

@@ -94,6 +94,9 @@ class FeatureSpec:
     #: For a multi-timeframe feature (``1H:ema_21``): the higher timeframe; ``warmup_bars`` then counts
     #: bars of that timeframe (see :func:`~blofin_stack.features.manager.max_warmup`).
     timeframe: str | None = None
+    #: First bar open time (ms) that can have a value; earlier bars are NaN by design (a model's
+    #: predictions are out of sample only). The look-ahead audit's warm-up test skips them.
+    available_from: int | None = None
 
     def describe(self) -> dict[str, str | int | None]:
         """Metadata as a JSON-friendly dict (no function)."""
@@ -105,6 +108,7 @@ class FeatureSpec:
             "warmup_bars": self.warmup_bars,
             "timeframe": self.timeframe,
             "source": self.source,
+            "available_from": self.available_from,
         }
 
 

@@ -13,6 +13,7 @@ from blofin_stack.strategies.candle_patterns import CandlePatterns
 from blofin_stack.strategies.ema_crossover import EmaCrossover
 from blofin_stack.strategies.ensemble import EnsembleVote, EnsembleWeighted
 from blofin_stack.strategies.macd_crossover import MacdCrossover
+from blofin_stack.strategies.ml_filter import ml_filtered
 from blofin_stack.strategies.ml_gbt_5m import MlGbt5m
 from blofin_stack.strategies.momentum import Momentum
 from blofin_stack.strategies.momentum_reversal import MomentumReversal
@@ -46,6 +47,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
         MtfTrendAlign,
         MtfMomentumConfirm,
         MlGbt5m,
+        ml_filtered(EmaCrossover),
         EnsembleVote,
         EnsembleWeighted,
     )

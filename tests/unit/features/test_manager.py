@@ -164,7 +164,8 @@ def test_list_available_features(store: MarketStore) -> None:
     exact = [entry for entry in listed if "family" not in entry]
     assert len(exact) >= 30
     for entry in exact:
-        assert set(entry) == {"name", "group", "description", "units", "warmup_bars", "timeframe", "source"}
+        keys = {"name", "group", "description", "units", "warmup_bars", "timeframe", "source", "available_from"}
+        assert set(entry) == keys
         assert all(value != "" for value in entry.values()), entry
         assert isinstance(entry["warmup_bars"], int)
     patterns = {entry["name"] for entry in listed if "family" in entry}

@@ -1,5 +1,5 @@
 """Ensembles: member positions follow the kernel's rules, votes and weights open and close exactly when
-they should, both ensembles trade on real data without look-ahead; ``ml_gbt_5m`` says why it cannot run."""
+they should, both ensembles trade on real data without look-ahead."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from blofin_stack.market.candles import resample_ohlcv
 from blofin_stack.strategies import get_strategy
 from blofin_stack.strategies.base import SIGNAL_COLUMNS, ParamError, frame_with_features
 from blofin_stack.strategies.ensemble import EnsembleVote, EnsembleWeighted, score_weights, signal_states
-from blofin_stack.strategies.ml_gbt_5m import MlGbt5m
 
 MEMBERS = ("ema_crossover", "macd_crossover", "momentum", "breakout")
 
@@ -268,14 +267,3 @@ def test_ensemble_k_changes_how_often_it_trades(btc_5m: pd.DataFrame) -> None:
     assert exposure == sorted(exposure, reverse=True) and exposure[0] > exposure[-1], exposure
     members = ensemble.member_states(feats)
     assert exposure[0] <= np.count_nonzero((members != 0).any(axis=0))
-
-
-# ------------------------------------------------------------------------------------------------- ml_gbt_5m
-def test_ml_gbt_5m_says_why_it_cannot_run() -> None:
-    strategy = MlGbt5m()
-    reason = strategy.unavailable_reason()
-    assert reason is not None and "model" in reason
-    with pytest.raises(NotImplementedError, match="ml_gbt_5m cannot run") as caught:
-        strategy.generate_signals(features(), strategy.resolve_params())
-    assert reason in str(caught.value)
-    assert get_strategy("ml_gbt_5m").unavailable_reason() == reason

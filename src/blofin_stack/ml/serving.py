@@ -1,0 +1,95 @@
+"""Model predictions as features: how strategies use models without touching the model store.
+
+A stored model becomes one or more features named ``ml:<model name>`` computed from an OHLCV frame: the
+model's input features are computed on the bars (causal, like any feature) and the fitted pipeline
+predicts on them. For a model that takes the side of a trade as an input (``trade_side``, e.g. the entry
+classifier) there are two: ``ml:<name>:long`` and ``ml:<name>:short``, the probability that a long or a
+short entered at this bar turns out profitable.
+
+**Out of sample by construction**: a prediction is NaN on every bar before ``available_from`` (the end of
+the model's training window plus the embargo), so a backtest that uses the feature only trades on bars
+the model never saw. Registering the features is the caller's job (the pipeline loads the active models
+from the store); strategies just name them (``required_features = ("ml:ml_entry_classifier:long", ...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from blofin_stack.features import REGISTRY, compute_features, max_warmup
+from blofin_stack.features.registry import FeatureRegistry, FeatureSpec
+
+SIDE_INPUT = "trade_side"
+#: Inputs that need an open position (bars held, open return): such models cannot be bar features.
+POSITION_INPUTS = ("bars_held", "open_return")
+
+
+def _predictor(estimator: Any, inputs: Sequence[str], side: float | None, available_from: int) -> Any:
+    base = [name for name in inputs if name != SIDE_INPUT]
+
+    def predict(ohlcv: pd.DataFrame) -> pd.Series:
+        values = compute_features(ohlcv, base)
+        if side is not None:
+            values[SIDE_INPUT] = side
+        X = values[list(inputs)].to_numpy(dtype="float64")
+        usable = np.isfinite(X).all(axis=1) & (ohlcv.index.to_numpy(dtype="int64") >= available_from)
+        out = np.full(len(ohlcv), np.nan)
+        if usable.any():
+            if hasattr(estimator, "predict_proba"):
+                proba = np.asarray(estimator.predict_proba(X[usable]))
+                classes = list(getattr(estimator, "classes_", range(proba.shape[1])))
+                out[usable] = proba[:, classes.index(1) if 1 in classes else -1]
+            else:
+                out[usable] = np.asarray(estimator.predict(X[usable]), dtype="float64")
+        return pd.Series(out, index=ohlcv.index)
+
+    return predict
+
+
+def model_feature_specs(
+    name: str, estimator: Any, inputs: Sequence[str], timeframe: str, available_from: int, model_id: str = ""
+) -> list[FeatureSpec]:
+    """The ``ml:<name>`` feature specs of a fitted model (none if it needs an open position's inputs).
+
+    Args:
+        name: the model's name (``ml_entry_classifier``).
+        estimator: the fitted pipeline (scaler + model).
+        inputs: its input columns, in fitting order (the stored config's ``features``).
+        timeframe: the bars it was trained on (sets the inputs' warm-up).
+        available_from: first bar open time (ms) whose prediction is out of sample.
+        model_id: the store folder (``model_007``), for the description.
+    """
+    if any(i in POSITION_INPUTS for i in inputs):
+        return []
+    warmup = max_warmup([i for i in inputs if i != SIDE_INPUT], timeframe)
+    classifier = hasattr(estimator, "predict_proba")
+    units = "probability 0..1" if classifier else "model output"
+    sides: Mapping[str, float | None] = {"long": 1.0, "short": -1.0} if SIDE_INPUT in inputs else {"": None}
+    specs = []
+    for suffix, side in sides.items():
+        feature = f"ml:{name}" + (f":{suffix}" if suffix else "")
+        what = f"probability that a {suffix} entered at this bar is profitable" if suffix else "prediction"
+        specs.append(
+            FeatureSpec(
+                name=feature,
+                group="custom",
+                func=_predictor(estimator, inputs, side, available_from),
+                warmup_bars=warmup,
+                description=f"{name} {model_id} {what}; NaN before {available_from} (out of sample only)",
+                units=units,
+                source=f"ml model {model_id or name} on {len(inputs)} inputs",
+                available_from=available_from,
+            )
+        )
+    return specs
+
+
+def register_model_features(specs: Sequence[FeatureSpec], registry: FeatureRegistry = REGISTRY) -> list[str]:
+    """Register (replacing earlier versions) the model features; returns their names."""
+    for spec in specs:
+        registry.register(spec, replace=True)
+    return [spec.name for spec in specs]
