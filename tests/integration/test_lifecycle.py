@@ -49,7 +49,7 @@ RULE_BASED = {
 }
 ENSEMBLES = {"ensemble_vote", "ensemble_weighted"}
 #: Strategies that need the ML cycle's entry classifier.
-ML_STRATEGIES = {"ml_gbt_5m", "ema_crossover_ml"}
+ML_STRATEGIES = {"ml_gbt_5m", "ema_crossover_ml", "macd_crossover_mlexit"}
 #: The seed's gate into tier 2 (label in the gate's messages, registry column, passes(value)).
 SEED_T2 = (
     ("backtest trades", "bt_trades", lambda v: v >= 50),
@@ -330,11 +330,11 @@ def test_registry_list_has_every_strategy_with_results_or_a_reason(store: Settin
     assert set(rows) == RULE_BASED | ENSEMBLES | ML_STRATEGIES | {DSL_NAME}
     assert all(r["tier"] == 0 for r in rows.values())
     for name in ML_STRATEGIES:  # no model has been trained in this store
-        assert rows[name]["reason"] and "entry classifier" in rows[name]["reason"] and not rows[name]["archived"]
+        assert rows[name]["reason"] and "ML cycle" in rows[name]["reason"] and not rows[name]["archived"]
 
     run = cycle(store)
     assert run.cycle is not None
-    assert set(run.cycle.skipped) == ML_STRATEGIES and "entry classifier" in run.cycle.skipped["ml_gbt_5m"]
+    assert set(run.cycle.skipped) == ML_STRATEGIES and "ML cycle" in run.cycle.skipped["ml_gbt_5m"]
     rows = {r["name"]: r for r in ok_json("registry", "list", "--json")}
     runnable = RULE_BASED | ENSEMBLES | {DSL_NAME}
     assert set(run.cycle.strategies) == runnable

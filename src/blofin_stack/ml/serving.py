@@ -1,4 +1,4 @@
-"""Model predictions as features: how strategies use models without touching the model store.
+"""Models in trading: predictions as features, and the exit model, without strategies touching the store.
 
 A stored model becomes one or more features named ``ml:<model name>`` computed from an OHLCV frame: the
 model's input features are computed on the bars (causal, like any feature) and the fitted pipeline
@@ -10,11 +10,16 @@ short entered at this bar turns out profitable.
 the model's training window plus the embargo), so a backtest that uses the feature only trades on bars
 the model never saw. Registering the features is the caller's job (the pipeline loads the active models
 from the store); strategies just name them (``required_features = ("ml:ml_entry_classifier:long", ...)``).
+
+A model that needs the open position's state (``bars_held``, ``open_return``: the exit model) cannot be a
+bar feature; it is registered as a :class:`PositionModel` and asked, for one position at a time, for the
+probability that closing at the next open beats holding (:meth:`PositionModel.exit_probability`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,6 +91,72 @@ def model_feature_specs(
             )
         )
     return specs
+
+
+@dataclass(frozen=True)
+class PositionModel:
+    """A fitted model whose inputs include the open position's state (``ml_exit_timing``).
+
+    Attributes:
+        name: the model's name.
+        estimator: fitted classifier; class 1 = "close at the next open".
+        inputs: input columns in fitting order: bar features plus ``trade_side``, ``bars_held``,
+            ``open_return`` (see :mod:`blofin_stack.ml.trades` for their definitions).
+        available_from: first bar open time (ms) that is out of sample; earlier bars get no prediction.
+        model_id: the store folder, for messages.
+    """
+
+    name: str
+    estimator: Any
+    inputs: tuple[str, ...]
+    available_from: int
+    model_id: str = ""
+
+    @property
+    def bar_features(self) -> list[str]:
+        """The inputs that are bar features (what a strategy using the model must compute)."""
+        return [i for i in self.inputs if i != SIDE_INPUT and i not in POSITION_INPUTS]
+
+    def exit_probability(
+        self, features: pd.DataFrame, bars: np.ndarray, side: float, entry_bar: int, entry_price: float
+    ) -> np.ndarray:
+        """P(closing at the next open beats holding) at the close of each of ``bars`` for one position.
+
+        Args:
+            features: frame with the bar features and ``close`` (int64 ms index).
+            bars: positions (int) of the bars, all at or after ``entry_bar``.
+            side: +1 long, -1 short.
+            entry_bar: position of the bar whose open filled the entry (``bars_held`` is 1 at its close).
+            entry_price: the fill price (USDT, slippage included).
+
+        Returns:
+            float64 array like ``bars``: NaN where an input is missing or the bar is before
+            ``available_from``.
+        """
+        close = features["close"].to_numpy(dtype="float64")[bars]
+        state = {
+            SIDE_INPUT: np.full(len(bars), side),
+            "bars_held": (bars - entry_bar + 1).astype("float64"),
+            "open_return": side * (close / entry_price - 1.0),
+        }
+        X = np.column_stack(
+            [state[i] if i in state else features[i].to_numpy(dtype="float64")[bars] for i in self.inputs]
+        )
+        usable = np.isfinite(X).all(axis=1) & (features.index.to_numpy(dtype="int64")[bars] >= self.available_from)
+        out = np.full(len(bars), np.nan)
+        if usable.any():
+            proba = np.asarray(self.estimator.predict_proba(X[usable]))
+            out[usable] = proba[:, list(self.estimator.classes_).index(1)]
+        return out
+
+
+#: Position models by name, as registered by the pipeline (``register_position_model``).
+POSITION_MODELS: dict[str, PositionModel] = {}
+
+
+def register_position_model(model: PositionModel) -> None:
+    """Make ``model`` the one strategies get for its name (replacing an earlier version)."""
+    POSITION_MODELS[model.name] = model
 
 
 def register_model_features(specs: Sequence[FeatureSpec], registry: FeatureRegistry = REGISTRY) -> list[str]:

@@ -48,6 +48,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
         MtfMomentumConfirm,
         MlGbt5m,
         ml_filtered(EmaCrossover),
+        ml_filtered(MacdCrossover, entry_filter=False, exit_model=True),
         EnsembleVote,
         EnsembleWeighted,
     )

@@ -97,8 +97,8 @@ def test_list_tier_0_json_has_every_builtin(settings: Settings) -> None:
         assert not r["archived"]
         assert set(r["bt"]) >= {"trades", "win_rate", "sharpe", "max_dd", "profit_factor", "eep_score"}
         assert r["bt"]["trades"] is None  # no cycle has run
-    assert "entry classifier" in by_name["ml_gbt_5m"]["reason"]
-    assert {n for n, r in by_name.items() if r["reason"]} == {"ml_gbt_5m", "ema_crossover_ml"}
+    assert "ML cycle" in by_name["ml_gbt_5m"]["reason"]
+    assert {n for n, r in by_name.items() if r["reason"]} == {"ml_gbt_5m", "ema_crossover_ml", "macd_crossover_mlexit"}
     assert by_name["ensemble_vote"]["type"] == "ensemble" and by_name["ml_gbt_5m"]["type"] == "ml_entry"
     assert ok_json("registry", "list", "--tier", "1", "--json") == []
     # listing twice registers nothing new

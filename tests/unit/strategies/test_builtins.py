@@ -73,10 +73,10 @@ def test_the_library_has_the_issue_strategies() -> None:
         "ensemble_weighted",
     }
     # registered but not runnable until the entry classifier exists, and they say why
-    assert set(BUILTIN_STRATEGIES) - set(NAMES) == {"ml_gbt_5m", "ema_crossover_ml"}
-    for name in ("ml_gbt_5m", "ema_crossover_ml"):
+    assert set(BUILTIN_STRATEGIES) - set(NAMES) == {"ml_gbt_5m", "ema_crossover_ml", "macd_crossover_mlexit"}
+    for name in ("ml_gbt_5m", "ema_crossover_ml", "macd_crossover_mlexit"):
         reason = BUILTIN_STRATEGIES[name]().unavailable_reason()
-        assert reason and "entry classifier" in reason, name
+        assert reason and "ML cycle" in reason, name
     for cls in BUILTIN_STRATEGIES.values():
         assert cls.__doc__ or cls.__module__, cls
         assert cls.description and cls.timeframes and cls.params is not None
