@@ -7,7 +7,7 @@ import logging
 import typer
 from rich.logging import RichHandler
 
-from blofin_stack.cli import audit, backtest, data, features, pipeline, registry, report, strategies
+from blofin_stack.cli import audit, backtest, data, features, ml, pipeline, registry, report, strategies
 from blofin_stack.cli.output import console
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(audit.app, name="audit")
 app.add_typer(registry.app, name="registry")
 app.add_typer(strategies.app, name="strategies")
+app.add_typer(ml.app, name="ml")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(report.app, name="report")
 app.command("backtest")(backtest.backtest)

@@ -14,7 +14,16 @@ from blofin_stack.config import Settings
 from blofin_stack.db.engine import create_engine, get_engine, schema_is_current
 from blofin_stack.db.reports import save_report
 from blofin_stack.market.store import MarketStore
-from blofin_stack.pipeline.reporter import build_report, write_report
+from blofin_stack.ml.models import NAMES
+from blofin_stack.pipeline import ml_cycle
+from blofin_stack.pipeline.ml_cycle import (
+    MlCycle,
+    not_run_ml_changes,
+    persist_ml_cycle,
+    recorded_ml_changes,
+    run_ml_cycle,
+)
+from blofin_stack.pipeline.reporter import build_report, ml_messages, write_report
 from blofin_stack.pipeline.strategy_cycle import (
     NoMarketDataError,
     RegistryView,
@@ -25,10 +34,6 @@ from blofin_stack.pipeline.strategy_cycle import (
 )
 
 MODES = ("strategy", "ml", "report", "all")
-ML_MODE_MESSAGE = (
-    "ml mode: not built yet. The ML cycle (labels, purged walk-forward validation, model zoo, "
-    "leakage canaries) is a later issue; nothing was trained and nothing is reported as trained."
-)
 
 
 @dataclass
@@ -38,6 +43,7 @@ class PipelineRun:
     mode: str
     dry_run: bool
     cycle: StrategyCycle | None = None
+    ml: MlCycle | None = None
     report: dict[str, Any] | None = None
     report_paths: tuple[Path, Path] | None = None
     messages: list[str] = field(default_factory=list)
@@ -85,6 +91,25 @@ def _recorded_cycle(settings: Settings, dry_run: bool) -> tuple[StrategyCycle | 
             engine.dispose()
 
 
+def _ml_changes(settings: Settings, run: PipelineRun) -> dict[str, Any]:
+    """The report's ML part: this run's ML cycle, else the newest recorded one (saying it did not run now)."""
+    if run.ml is not None:
+        return run.ml.ml_changes()
+    engine, why = _reading_engine(settings, run.dry_run)
+    if engine is None:
+        return not_run_ml_changes(run.mode, why.removeprefix("report: "))
+    try:
+        return recorded_ml_changes(engine, settings, run.mode)
+    finally:
+        if run.dry_run:
+            engine.dispose()
+
+
+def _ml_steps() -> int:
+    """Progress steps of the ML cycle: one per model it trains."""
+    return len(ml_cycle.DEFAULT_MODELS or NAMES)
+
+
 def run_pipeline(
     settings: Settings,
     mode: str = "all",
@@ -98,14 +123,18 @@ def run_pipeline(
     """Run the cycles of ``mode``.
 
     * ``strategy``: backtest every strategy x instrument x timeframe, rank, record (DB).
-    * ``ml``: says plainly that it is not built yet; exits cleanly.
+    * ``ml``: the ML cycle (:func:`~blofin_stack.pipeline.ml_cycle.run_ml_cycle`: drift checks of the
+      active models, the zoo trained with walk-forward validation and leakage canaries, ensembles) and
+      its records (model store, ``ml_*`` tables, statuses).
     * ``report``: the daily report of this run's strategy cycle, or of the newest recorded one:
-      ``DATA_DIR/reports/YYYY-MM-DD.json`` and ``.md`` and a ``daily_reports`` row.
+      ``DATA_DIR/reports/YYYY-MM-DD.json`` and ``.md`` and a ``daily_reports`` row. Its ``ml_changes``
+      come from this run's ML cycle, or else from the newest recorded one, and say which.
     * ``all``: strategy, ml, report.
 
-    Plugins (``PLUGINS_DIR/*.py`` and ``plugins``) add features and strategies to the strategy cycle.
-    With ``dry_run`` nothing is written to the database or to report files (the report is returned).
-    ``on_start(n)`` announces the number of progress steps; ``on_progress(1)`` reports each.
+    Plugins (``PLUGINS_DIR/*.py`` and ``plugins``) add features and strategies to both cycles.
+    With ``dry_run`` nothing is written to the database, the model store or report files (the report is
+    returned; the ML cycle still trains). ``on_start(n)`` announces the number of progress steps
+    (instruments backtested plus models trained); ``on_progress(1)`` reports each.
 
     Raises:
         ValueError: unknown mode.
@@ -120,7 +149,7 @@ def run_pipeline(
         if not instruments:
             raise NoMarketDataError(f"no candles in {settings.market_dir}; import some first: blofin data import PATH")
         if on_start:
-            on_start(len(instruments))
+            on_start(len(instruments) + (_ml_steps() if mode == "all" else 0))
         registry = _read_registry(settings, dry_run)
         run.cycle = run_strategy_cycle(settings, days=days, plugins=plugins, registry=registry, on_progress=on_progress)
         run.messages.extend(run.cycle.plugin_errors)
@@ -131,18 +160,25 @@ def run_pipeline(
             f"({len(run.cycle.errors)} failed) in {run.cycle.seconds:.1f} s"
         )
     if mode in ("ml", "all"):
-        run.messages.append(ML_MODE_MESSAGE)
+        if on_start and mode == "ml":
+            on_start(_ml_steps())
+        run.ml = run_ml_cycle(settings, plugins=plugins, on_progress=on_progress)
+        if run.cycle is None:
+            run.messages.extend(run.ml.plugin_errors)
+        if not dry_run:
+            persist_ml_cycle(get_engine(settings.database_url), settings, run.ml)
+        run.messages.extend(ml_messages(run.ml.ml_changes(), run.ml.seconds))
     if mode in ("report", "all"):
         cycle, why_none = (run.cycle, "") if run.cycle is not None else _recorded_cycle(settings, dry_run)
         if cycle is None:
             run.messages.append(why_none)
         else:
-            run.report = build_report(cycle, mode)
+            run.report = build_report(cycle, mode, ml=_ml_changes(settings, run))
             if not dry_run:
                 run.report_paths = write_report(run.report, settings.reports_dir)
                 with get_engine(settings.database_url).begin() as connection:
                     save_report(connection, run.report)
     if dry_run:
-        run.messages.append("dry run: nothing was written to the database or to report files")
+        run.messages.append("dry run: nothing was written to the database, the model store or report files")
     run.seconds = time.perf_counter() - started
     return run

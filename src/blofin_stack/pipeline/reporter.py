@@ -1,14 +1,19 @@
 """The daily report: seed 001's JSON shape plus every backtest and the ranking, and a Markdown summary.
 
-Parts whose capability is not built yet (ML cycle, paper trading, designer, tuner) are present with
-empty lists and a ``status`` that says so: nothing is invented. ``ai_next_steps`` is written by plain
-rules from the numbers (no language model), and says so.
+``ml_changes`` holds the ML cycle's models (name, type, target, feature count, status, skill, OOS
+accuracy or MAE beside its baseline, reasons), its ensembles and its drift decisions (``retrained``);
+``performance.top_5_models`` the active models. When the ML cycle did not run in this invocation, its
+``status`` says so and the lists come from the newest recorded ML cycle (or are empty). Parts whose
+capability is not built yet (paper trading, designer) are present with empty lists and a ``status``
+that says so: nothing is invented. ``ai_next_steps`` is written by plain rules from the numbers (no
+language model), and says so.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,7 @@ from blofin_stack.market.timeframes import timeframe_ms
 from blofin_stack.pipeline.strategy_cycle import StrategyCycle
 from blofin_stack.serialize import iso, to_json
 
-ML_NOT_BUILT = "not built yet: the ML cycle (labels, purged walk-forward, model zoo) is a later issue"
+ML_NOT_RUN = "the ML cycle did not run in this invocation and none was given to the report"
 LIVE_NOT_BUILT = "no paper trading yet: forward-test drift is measured once tier-2 strategies trade"
 
 #: Fields copied into the report's ``backtests`` list (units: ``blofin_stack.backtest.metrics``).
@@ -98,10 +103,56 @@ def _next_steps(cycle: StrategyCycle) -> str:
     return " ".join(steps)
 
 
-def build_report(cycle: StrategyCycle, mode: str, generated_at: datetime | None = None) -> dict[str, Any]:
-    """The daily report of ``cycle`` as a JSON-ready dict (``mode`` is the pipeline mode that ran)."""
+def _ml_section(ml: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(``ml_changes``, ``top_5_models``) from the ML part given to :func:`build_report`."""
+    if ml is None:
+        ml = {"status": ML_NOT_RUN, "ran_in_this_invocation": False}
+    changes = {
+        "trained": list(ml.get("trained", [])),
+        "ensembles_tested": list(ml.get("ensembles_tested", [])),
+        "retrained": list(ml.get("retrained", [])),
+        "status": ml["status"],
+        "cycle_id": ml.get("cycle_id"),
+        "ran_in_this_invocation": bool(ml.get("ran_in_this_invocation")),
+    }
+    return changes, list(ml.get("top_5_models", []))[:5]
+
+
+def ml_messages(ml: Mapping[str, Any], seconds: float | None = None) -> list[str]:
+    """Console lines of an ML part: its status, one line per model (OOS beside the baseline) and ensemble."""
+    lines = [str(ml["status"]) + (f" in {seconds:.1f} s" if seconds is not None else "")]
+    for m in ml.get("trained", []):
+        reasons = f" ({'; '.join(m['reasons'])})" if m.get("reasons") else ""
+        model_id = m.get("model_id") or "not stored"
+        lines.append(
+            f"  {m['name']} ({model_id}) {m['target']}: {m['metric']} {_fmt(m.get('oos'), 4)} vs "
+            f"baseline {_fmt(m.get('baseline'), 4)}, skill {_fmt(m.get('skill'))}, {m['status']}{reasons}"
+        )
+    for e in ml.get("ensembles_tested", []):
+        lines.append(
+            f"  ensemble {e['name']} ({e.get('ensemble_id') or 'not stored'}): accuracy {_fmt(e.get('accuracy'), 4)}, "
+            f"skill {_fmt(e.get('skill'))}, {e.get('status')}"
+        )
+    for d in ml.get("retrained", []):
+        lines.append(f"  drift {d.get('model') or d.get('model_name')}: {d['decision']}: {d['reason']}")
+    return lines
+
+
+def build_report(
+    cycle: StrategyCycle,
+    mode: str,
+    generated_at: datetime | None = None,
+    ml: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The daily report of ``cycle`` as a JSON-ready dict (``mode`` is the pipeline mode that ran).
+
+    ``ml``: the ML part (:meth:`~blofin_stack.pipeline.ml_cycle.MlCycle.ml_changes` of this run's ML cycle,
+    or :func:`~blofin_stack.pipeline.ml_cycle.recorded_ml_changes`); ``None``: the report says that no
+    ML cycle was given.
+    """
     generated_at = generated_at or utcnow()
     ranking = [entry.as_dict() for entry in cycle.ranking]
+    ml_changes, top_models = _ml_section(ml)
     return {
         "report_date": f"{generated_at:%Y-%m-%d}",
         "generated_at": f"{generated_at:%Y-%m-%dT%H:%M:%SZ}",
@@ -132,10 +183,10 @@ def build_report(cycle: StrategyCycle, mode: str, generated_at: datetime | None 
                 if e.status == REPLACE
             ],
         },
-        "ml_changes": {"trained": [], "ensembles_tested": [], "status": ML_NOT_BUILT},
+        "ml_changes": ml_changes,
         "performance": {
             "top_5_strategies": ranking[:5],
-            "top_5_models": [],
+            "top_5_models": top_models,
             "backtest_vs_live": {"drift_detected": None, "avg_accuracy": None, "status": LIVE_NOT_BUILT},
             "by_timeframe": _timeframe_summary(cycle),
         },
@@ -208,6 +259,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     else:
         lines.append("- none")
     lines += [f"- not run: {c['name']}: {c['reason']}" for c in changes["not_run"]]
+    lines += _ml_markdown(report)
     lines += [
         "",
         "## Next steps",
@@ -216,11 +268,39 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Not yet measured",
         "",
-        f"- ML: {report['ml_changes']['status']}",
         f"- Backtest vs live: {report['performance']['backtest_vs_live']['status']}",
         "",
     ]
     return "\n".join(lines)
+
+
+def _ml_markdown(report: dict[str, Any]) -> list[str]:
+    """The report's ML section: status, out-of-sample table beside the baselines, ensembles, drift."""
+    ml = report["ml_changes"]
+    lines = ["", "## Models (out of sample, walk-forward)", "", ml["status"], ""]
+    if ml["trained"]:
+        lines += [
+            "| model | id | target | features | metric | OOS | baseline | skill | status | reasons |",
+            "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
+        ]
+        for m in ml["trained"]:
+            lines.append(
+                f"| {m['name']} | {m.get('model_id') or '-'} | {m['target']} | {m['features']} | {m['metric']} | "
+                f"{_fmt(m.get('oos'), 4)} | {_fmt(m.get('baseline'), 4)} | {_fmt(m.get('skill'))} | {m['status']} | "
+                f"{'; '.join(m.get('reasons') or []) or '-'} |"
+            )
+        lines += ["", "Skill: improvement over the naive baseline, 0 = baseline, 100 = perfect (accuracy or MAE)."]
+    for e in ml["ensembles_tested"]:
+        members = ", ".join(e.get("members", []))
+        lines.append(f"- ensemble {e['name']} ({members}): skill {_fmt(e.get('skill'))}, {e.get('status')}")
+    lines += [
+        f"- drift {d.get('model') or d.get('model_name')}: {d['decision']}: {d['reason']}" for d in ml["retrained"]
+    ]
+    top = report["performance"]["top_5_models"]
+    if top:
+        names = ", ".join(f"{m['name']} ({m['model_id']})" for m in top)
+        lines.append(f"- active models: {names}")
+    return lines
 
 
 def write_report(report: dict[str, Any], reports_dir: Path) -> tuple[Path, Path]:

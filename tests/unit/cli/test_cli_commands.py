@@ -225,13 +225,32 @@ def test_report_show_of_a_missing_date_exits_1(store_settings: Settings) -> None
     assert "no report" in flat(none_yet.stderr)
 
 
-def test_pipeline_ml_mode_says_not_built(store_settings: Settings) -> None:
+def test_pipeline_ml_mode_trains_and_records_models(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from blofin_stack.ml.store import list_models
+    from blofin_stack.pipeline import ml_cycle
+
+    monkeypatch.setattr(ml_cycle, "DEFAULT_MODELS", ("direction_logistic",))
+    for name, value in {
+        "ML_LOOKBACK_DAYS": "4",
+        "ML_TRAIN_DAYS": "2",
+        "ML_TEST_DAYS": "1",
+        "ML_EMBARGO_HOURS": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
     result = invoke("pipeline", "run", "--mode", "ml", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert any("not built" in m for m in summary["messages"])
-    assert summary["report_path"] is None and "cycle" not in summary
+    assert (
+        summary["messages"][0].startswith("ML cycle ml-")
+        and "1 models trained on 2 instruments" in summary["messages"][0]
+    )
+    assert any(
+        m.strip().startswith("direction_logistic (model_001) direction_12: accuracy") for m in summary["messages"]
+    )
+    assert summary["report_path"] is None and "cycle" not in summary  # ml mode writes no daily report
     assert not store_settings.reports_dir.exists()
+    assert [row["name"] for row in list_models(get_settings().ml_models_path)] == ["direction_logistic"]
 
 
 def test_pipeline_bogus_mode_exits_2(store_settings: Settings) -> None:

@@ -290,7 +290,11 @@ def test_load_and_sync_registers_every_builtin(connection: sa.Connection, settin
     assert set(rows) == set(BUILTIN_STRATEGIES)
     assert {t.strategy_name for t in made} == set(BUILTIN_STRATEGIES)
     assert all(r["tier"] == 0 and r["source"] == "builtin" and not r["archived"] for r in rows.values())
-    assert {name for name, r in rows.items() if r["blocked_reason"]} == {"ml_gbt_5m", "ema_crossover_ml", "macd_crossover_mlexit"}
+    assert {name for name, r in rows.items() if r["blocked_reason"]} == {
+        "ml_gbt_5m",
+        "ema_crossover_ml",
+        "macd_crossover_mlexit",
+    }
     assert "ML cycle" in rows["ml_gbt_5m"]["blocked_reason"]
     for name, r in rows.items():  # every implementation file exists
         assert (Path(__file__).resolve().parents[3] / "src" / r["file_path"]).is_file(), name

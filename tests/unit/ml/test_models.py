@@ -1,4 +1,4 @@
-"""The model zoo: nine specs, each a scaler pipeline that fits on synthetic data with a planted signal."""
+"""The model zoo: eleven specs, each a scaler pipeline that fits on synthetic data with a planted signal."""
 
 from __future__ import annotations
 
@@ -62,10 +62,18 @@ EXPECTED = {
     "ml_entry_confidence": ("regression", "return", "trade_return"),
     "ml_exit_timing": ("classification", "binary", "exit_timing"),
     "ml_regime_detector": ("classification", "four", "regime_next_48"),
+    "direction_logistic": ("classification", "binary", "direction_12"),
+    "direction_forest": ("classification", "binary", "direction_12"),
+}
+#: Model inputs of the trade models besides the scale-free features (``ml.trades``).
+TRADE_MODEL_INPUTS = {
+    "ml_entry_classifier": ("trade_side",),
+    "ml_entry_confidence": ("trade_side",),
+    "ml_exit_timing": ("trade_side", "bars_held", "open_return"),
 }
 
 
-def test_the_zoo_has_nine_models_with_their_default_labels_and_features() -> None:
+def test_the_zoo_has_eleven_models_with_their_default_labels_and_features() -> None:
     from blofin_stack.ml import dataset
     from blofin_stack.ml.models import ZOO
 
@@ -76,7 +84,7 @@ def test_the_zoo_has_nine_models_with_their_default_labels_and_features() -> Non
         assert spec.name == name
         assert spec.task == task
         assert spec.label.name == label_name
-        assert spec.features == tuple(dataset.SCALE_FREE_FEATURES)
+        assert spec.features == (*dataset.SCALE_FREE_FEATURES, *TRADE_MODEL_INPUTS.get(name, ()))
         assert spec.file_format in ("skops", "xgboost-json", "torch-state-dict")
         assert spec.description
         assert timeframe_for(name) == "5m"

@@ -22,13 +22,17 @@ from blofin_stack.db.engine import create_engine, dispose_engines, get_engine
 from blofin_stack.db.tables import (
     daily_reports,
     metadata,
+    ml_ensembles,
+    ml_model_results,
     ranking_history,
     strategy_backtest_results,
     strategy_registry,
 )
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import timeframe_ms
-from blofin_stack.pipeline.daily import ML_MODE_MESSAGE, run_pipeline
+from blofin_stack.ml.store import list_models
+from blofin_stack.pipeline import ml_cycle
+from blofin_stack.pipeline.daily import run_pipeline
 from blofin_stack.pipeline.strategy_cycle import NoMarketDataError, run_strategy_cycle
 from blofin_stack.strategies import BUILTIN_STRATEGIES
 
@@ -47,6 +51,9 @@ HOUR_MS = 3_600_000
 SLICE_BARS = 4 * 1440  # the last 4 days of 1m bars
 LOOKBACK_DAYS = 2
 SEED_REPORT_KEYS = {"report_date", "cycle", "strategy_changes", "ml_changes", "performance", "ai_next_steps"}
+#: A quick ML cycle: two direction models (an ensemble needs two), 3 days of 5m bars, 1-day training windows.
+ML_MODELS = ("direction_logistic", "direction_predictor")
+ML_ENV = {"ML_LOOKBACK_DAYS": "3", "ML_TRAIN_DAYS": "1", "ML_TEST_DAYS": "0.5", "ML_EMBARGO_HOURS": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +66,12 @@ def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def fast_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """``settings`` with one worker (in-process, so monkeypatches apply) and a 2-day window."""
+    """``settings`` with one worker (in-process, so monkeypatches apply), a 2-day window and a quick ML cycle."""
     monkeypatch.setenv("PIPELINE_WORKERS", "1")
     monkeypatch.setenv("BACKTEST_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
+    for name, value in ML_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(ml_cycle, "DEFAULT_MODELS", ML_MODELS)
     get_settings.cache_clear()
     return get_settings()
 
@@ -116,7 +126,8 @@ def test_run_all_records_backtests_rankings_registry_and_report(
     run = run_pipeline(filled, "all")
     assert run.cycle is not None and run.report is not None and run.report_paths is not None
     assert run.cycle.errors == []
-    assert ML_MODE_MESSAGE in run.messages  # the ml part says plainly that it is not built
+    assert run.ml is not None and run.ml.persisted
+    assert any(m.startswith(f"ML cycle {run.ml.cycle_id} ran") for m in run.messages)
     n = N_BACKTESTS
 
     with get_engine(filled.database_url).connect() as connection:
@@ -202,7 +213,18 @@ def test_run_all_records_backtests_rankings_registry_and_report(
     assert {"designed", "tuned", "archived"} <= set(report["strategy_changes"])
     assert isinstance(report["ml_changes"], dict)
     assert {"top_5_strategies", "top_5_models", "backtest_vs_live"} <= set(report["performance"])
-    assert report["performance"]["top_5_models"] == []  # nothing pretends: no models exist
+    # ML: this run's models, each beside its baseline, and the active ones (from the model store)
+    ml = report["ml_changes"]
+    assert ml["ran_in_this_invocation"] is True and ml["cycle_id"] == run.ml.cycle_id
+    assert [m["name"] for m in ml["trained"]] == list(ML_MODELS)
+    stored = {row["id"]: row for row in list_models(filled.ml_models_path)}
+    for m in ml["trained"]:
+        assert m["metric"] == "accuracy" and 0.0 <= m["oos"] <= 1.0 and 0.0 <= m["baseline"] <= 1.0
+        assert m["features"] == 32 and m["status"] == stored[m["model_id"]]["status"]
+    active = [row for row in stored.values() if row["status"] == "active"]
+    assert {m["model_id"] for m in report["performance"]["top_5_models"]} == {row["id"] for row in active}
+    assert [e["method"] for e in ml["ensembles_tested"]] == ["weighted", "vote", "stacking"]
+    assert ml["retrained"] == []  # nothing was active before this run
     assert [e["strategy_name"] for e in report["performance"]["top_5_strategies"]] == [
         r["strategy_name"] for r in ranks[:5]
     ]
@@ -313,15 +335,43 @@ def test_report_mode_without_a_cycle_says_so(filled: Settings) -> None:
     assert table_counts(filled.database_url)["daily_reports"] == 0
 
 
-def test_ml_mode_says_not_built_and_writes_nothing(filled: Settings) -> None:
-    run = run_pipeline(filled, "ml")
-    assert run.messages == [ML_MODE_MESSAGE]
-    assert "not built" in ML_MODE_MESSAGE
+def test_ml_mode_dry_run_trains_and_writes_nothing(filled: Settings) -> None:
+    run = run_pipeline(filled, "ml", dry_run=True)
+    assert run.ml is not None and not run.ml.persisted
+    assert [m.name for m in run.ml.trained] == list(ML_MODELS)
+    assert all(m.result is not None and m.status in ("candidate", "suspect") for m in run.ml.trained)
     assert run.cycle is None and run.report is None and run.report_paths is None
+    assert any("dry run" in m for m in run.messages)
     dispose_engines()
     db_file = db_path(filled)
     assert list(db_file.parent.glob(db_file.name + "*")) == []
-    assert not filled.reports_dir.exists()
+    assert not filled.reports_dir.exists() and not filled.ml_models_path.exists()
+
+
+def test_ml_mode_records_models_and_the_report_mode_says_it_did_not_run(filled: Settings) -> None:
+    run = run_pipeline(filled, "ml")
+    assert run.ml is not None and run.ml.persisted and run.report is None
+    stored = list_models(filled.ml_models_path)
+    assert [row["name"] for row in stored] == list(ML_MODELS)
+    with get_engine(filled.database_url).connect() as connection:
+        results = [dict(r._mapping) for r in connection.execute(sa.select(ml_model_results))]
+        ensembles = [dict(r._mapping) for r in connection.execute(sa.select(ml_ensembles))]
+    assert {(r["model_name"], r["model_path"], r["status"]) for r in results} == {
+        (row["name"], row["path"], row["status"]) for row in stored
+    }
+    assert {r["cycle_id"] for r in results} == {run.ml.cycle_id}
+    assert len(ensembles) == 3
+
+    run_pipeline(filled, "strategy")
+    report = run_pipeline(filled, "report").report
+    assert report is not None
+    ml = report["ml_changes"]
+    assert ml["ran_in_this_invocation"] is False and "did not run in this invocation" in ml["status"]
+    assert ml["cycle_id"] == run.ml.cycle_id
+    assert [m["name"] for m in ml["trained"]] == list(ML_MODELS)
+    assert {m["model_id"] for m in report["performance"]["top_5_models"]} == {
+        row["id"] for row in stored if row["status"] == "active"
+    }
 
 
 def test_unknown_mode_is_rejected(filled: Settings) -> None:

@@ -1,6 +1,6 @@
 """The model zoo: one module per model, each with ``spec(**overrides) -> ModelSpec`` and ``make(hyperparams)``.
 
-``ZOO`` maps each model's name to its default spec; it is built on first access (the default labels and
+``ZOO`` maps each model's name (eleven) to its default spec; it is built on first access (the default labels and
 features come from :mod:`blofin_stack.ml.labels` and :mod:`blofin_stack.ml.dataset`). Each module also
 states its naive baseline (``BASELINE``: ``majority`` for classifiers, ``zero`` for returns, ``mean`` for
 volatility and risk), read by :func:`baseline_for` for :func:`blofin_stack.ml.validation.evaluate`, and its
@@ -19,7 +19,13 @@ name                        model                 target                        
 ``ml_entry_confidence``     XGBoost regressor     ``trade_return`` (per backtest)        ``xgboost-json``
 ``ml_exit_timing``          XGBoost classifier    ``exit_timing`` (per backtest)         ``xgboost-json``
 ``ml_regime_detector``      XGBoost classifier    ``regime_next_48``                     ``xgboost-json``
+``direction_logistic``      logistic regression   ``direction_12``                       ``skops``
+``direction_forest``        random forest         ``direction_12``                       ``skops``
 ==========================  ====================  =====================================  ==================
+
+The last two share ``direction_predictor``'s label so that the ensembles (:mod:`blofin_stack.ml.ensembles`)
+have several members with one target on the same folds. The trade models' default features are the
+scale-free features plus their trade inputs (:data:`blofin_stack.ml.trades.TRADE_INPUTS`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ NAMES = (
     "ml_entry_confidence",
     "ml_exit_timing",
     "ml_regime_detector",
+    "direction_logistic",
+    "direction_forest",
 )
 
 

@@ -11,7 +11,9 @@
   sample per trade: the features at the signal bar (the bar whose close raised the signal; the fill is at
   the next open), the label from that trade's outcome. Its ``t_end`` is the trade's exit time, so purging
   drops training trades still open when the test window starts.
-* **Features**: the dataset's scale-free features (``dataset.SCALE_FREE_FEATURES``) at the signal bar.
+* **Features**: the dataset's scale-free features (``dataset.SCALE_FREE_FEATURES``) at the signal bar, plus the
+  trade input ``trade_side`` (+1 long / -1 short; :data:`blofin_stack.ml.trades.TRADE_INPUTS`, not a registered
+  feature). Samples: :func:`blofin_stack.ml.trades.entry_dataset`.
 * **Architecture**: ``StandardScaler`` -> XGBoost classifier (``hist``; 200 shallow trees of depth 4, learning
   rate 0.05, row and column subsample 0.8, min child weight 5: a trade set is hundreds to a few thousand
   rows, so the trees stay small). XGBoost rather than LightGBM so that all boosted-tree models share one
@@ -29,6 +31,7 @@ from sklearn.pipeline import Pipeline
 
 from blofin_stack.ml.base import LabelSpec, ModelSpec
 from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled, template_label
+from blofin_stack.ml.models._common import default_features as common_default_features
 
 NAME = "ml_entry_classifier"
 MODEL_TYPE = "xgboost"
@@ -63,8 +66,19 @@ def default_label() -> LabelSpec:
     )
 
 
+def default_features() -> tuple[str, ...]:
+    """The scale-free features plus the trade inputs (``trade_side``): the columns of
+    :func:`blofin_stack.ml.trades.entry_dataset`."""
+    from blofin_stack.ml.trades import ENTRY_INPUTS
+
+    return (*common_default_features(), *ENTRY_INPUTS)
+
+
 def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
+    """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
+    ``hyperparams``, ``description``, ..."""
+    if overrides.get("features") is None:
+        overrides["features"] = default_features()
     return build_spec(
         name=NAME,
         model_type=MODEL_TYPE,

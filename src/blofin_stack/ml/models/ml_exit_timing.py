@@ -6,11 +6,14 @@
 * **Target**: ``exit_timing``: ``labels.exit_timing_label(trades, bars)`` (from ``labels.exit_timing``: closing
   at the next open, after the same fees and slippage, beats the trade's actual exit). The spec holds a
   template of that label (name and task; its ``func`` raises).
-* **Which trades feed it**: the training orchestration backtests the strategy being wrapped on the training
-  window; every bar inside each of its trades (from the entry bar up to the bar before the exit) is one sample, with the
-  features at that bar (plus, if the orchestration adds them, the position's state such as bars held and
-  open PnL) and the label from the rest of that trade. ``t_end`` is the trade's exit time.
-* **Features**: the dataset's scale-free features (``dataset.SCALE_FREE_FEATURES``) at the bar.
+* **Which trades feed it**: the ML cycle backtests the rule-based strategies (default parameters) over its
+  window; every bar inside each of their trades (from the entry bar up to the bar before the exit) is one
+  sample, with the features at that bar, the position's state (side, bars held, open return) and the label
+  from the rest of that trade. ``t_end`` is the close of the trade's exit bar.
+* **Features**: the dataset's scale-free features (``dataset.SCALE_FREE_FEATURES``) at the bar, plus the trade
+  inputs ``trade_side`` (+1/-1), ``bars_held`` and ``open_return`` (fraction) of the open position
+  (:data:`blofin_stack.ml.trades.TRADE_INPUTS`, not registered features). Samples:
+  :func:`blofin_stack.ml.trades.exit_dataset`.
 * **Architecture**: ``StandardScaler`` -> XGBoost classifier (``hist``; 200 trees of depth 4, learning rate
   0.05, row and column subsample 0.8, min child weight 5).
 * **Stored as** XGBoost JSON plus the scaler in skops (``xgboost-json``).
@@ -26,6 +29,7 @@ from sklearn.pipeline import Pipeline
 
 from blofin_stack.ml.base import LabelSpec, ModelSpec
 from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled, template_label
+from blofin_stack.ml.models._common import default_features as common_default_features
 
 NAME = "ml_exit_timing"
 MODEL_TYPE = "xgboost"
@@ -60,8 +64,19 @@ def default_label() -> LabelSpec:
     )
 
 
+def default_features() -> tuple[str, ...]:
+    """The scale-free features plus the trade inputs (``trade_side, bars_held, open_return``): the columns of
+    :func:`blofin_stack.ml.trades.exit_dataset`."""
+    from blofin_stack.ml.trades import EXIT_INPUTS
+
+    return (*common_default_features(), *EXIT_INPUTS)
+
+
 def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
+    """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
+    ``hyperparams``, ``description``, ..."""
+    if overrides.get("features") is None:
+        overrides["features"] = default_features()
     return build_spec(
         name=NAME,
         model_type=MODEL_TYPE,
