@@ -87,13 +87,6 @@ def rows_of(settings: Settings, table: sa.Table) -> list[dict[str, object]]:
 def test_cycle_stores_models_statuses_ensembles_report_and_then_checks_drift(
     ml_settings: Settings, candles: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Half-day test windows of four instruments: whether the up or the down class is the majority flips from
-    # one window to the next, and a model on shuffled labels that predicts both classes then "beats" the
-    # training majority by chance, so the permutation canary would mark members suspect at random here. It
-    # runs in the leak test below and on the full data (benchmark); here the other two canaries do.
-    from blofin_stack.pipeline import ml_cycle
-
-    monkeypatch.setattr(ml_cycle, "PERMUTATION_FOLDS", 0)
     store = MarketStore(ml_settings.market_dir)
     for inst, frame in candles.items():
         store.write_candles(inst, frame.iloc[:-LAST_DAY])
@@ -230,8 +223,8 @@ def test_a_planted_leak_is_suspect_with_the_reason_and_never_active(
     assert set(verdicts) == {"permutation", "too_good", "alignment"}
     assert not verdicts["too_good"].passed and "too good to be true" in verdicts["too_good"].detail
     assert not verdicts["alignment"].passed and f"feature {LEAK}" in verdicts["alignment"].detail
-    # the label permutation ran: on shuffled labels even the leaky feature scores at the baseline
-    assert verdicts["permutation"].passed and "shuffled labels score at the baseline" in verdicts["permutation"].detail
+    # the label permutation ran (whether a random mapping of the leak happens to predict the test rows is luck)
+    assert "lift over chance" in verdicts["permutation"].detail
 
     persist_ml_cycle(get_engine(ml_settings.database_url), ml_settings, cycle)
     (row,) = list_models(ml_settings.ml_models_path)

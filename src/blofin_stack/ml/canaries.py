@@ -1,8 +1,16 @@
 """Leakage canaries: run on every training; any that fires marks the model ``suspect``.
 
-* **permutation** (:func:`permutation_verdict`): the same pipeline trained on shuffled labels must score
-  at the baseline out of sample. A model that beats the baseline on shuffled labels points to a leak in
-  the evaluation itself (test labels reaching training, overlapping samples, a broken metric).
+* **permutation** (:func:`permutation_lift`, :func:`permutation_verdict`): the same pipeline trained on
+  shuffled labels must score at chance out of sample. Chance is the score of the same predictions put in
+  a random order over the test rows (mean of 20 re-orderings): that keeps the predictions' class mix or
+  distribution, so a shift of the class balance between training and test windows (which lets a
+  no-information model beat the training-majority baseline by luck) does not count as skill. The canary
+  fires when, averaged over the permuted folds, the lift over chance is beyond ``PERMUTATION_TOLERANCE``
+  in either direction (accuracy points; for regressors the fraction of the chance MAE) AND beyond 3
+  standard errors of the re-orderings: predictions that know the test rows (or their opposite) without
+  having learned the labels point to a leak: test labels reaching training, overlapping samples, a broken
+  metric, or a feature so tied to the label that even a random mapping of it predicts (or anti-predicts)
+  the test rows.
 * **too good** (:func:`too_good`): out-of-sample direction accuracy above a bound (default 0.65) for
   horizons up to 1H is not believable for liquid crypto; such a model is suspect until explained.
 * **alignment** (:func:`alignment`): every feature must pass the look-ahead audit, and no feature may
@@ -31,8 +39,10 @@ from blofin_stack.ml.base import LabelSpec
 #: Alignment canary thresholds (documented in the module docstring and docs/ML.md).
 ALIGNMENT_MIN_R0 = 0.3
 ALIGNMENT_MIN_GAP = 0.2
-#: Permutation canary: lift over the baseline a model on shuffled labels may show (noise).
+#: Permutation canary: lift over chance a model on shuffled labels may show (noise), and the z-score.
 PERMUTATION_TOLERANCE = 0.02
+PERMUTATION_MIN_Z = 3.0
+PERMUTATION_DRAWS = 20
 HOUR_MS = 3_600_000
 
 
@@ -124,13 +134,44 @@ def alignment(
     return CanaryResult("alignment", True, f"{len(features)} features audited and aligned")
 
 
-def permutation_verdict(lifts: Sequence[float], metric: str) -> CanaryResult:
-    """Judge the out-of-sample lifts of a model trained on shuffled labels (one per fold)."""
-    mean = float(np.mean(lifts)) if len(lifts) else 0.0
-    if mean > PERMUTATION_TOLERANCE:
+def permutation_lift(
+    task: str, y_true: np.ndarray, y_pred: np.ndarray, rng: np.random.Generator, draws: int = PERMUTATION_DRAWS
+) -> tuple[float, float]:
+    """How much better ``y_pred`` scores on ``y_true`` than the same predictions in random row order.
+
+    Returns:
+        ``(lift, standard error)``: accuracy minus its mean over ``draws`` re-orderings (classification),
+        or ``1 - MAE / mean re-ordered MAE`` (regression); the standard error is the re-orderings'
+        standard deviation (same units).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+
+    def score(pred: np.ndarray) -> float:
+        if task == "classification":
+            return float(np.mean(pred == y_true))
+        return -float(np.mean(np.abs(pred.astype("float64") - y_true.astype("float64"))))
+
+    null = np.array([score(rng.permutation(y_pred)) for _ in range(draws)])
+    lift, spread = score(y_pred) - float(null.mean()), float(null.std(ddof=1)) if draws > 1 else 0.0
+    if task != "classification":  # relative to the chance MAE
+        scale = abs(float(null.mean())) or 1.0
+        lift, spread = lift / scale, spread / scale
+    return lift, spread
+
+
+def permutation_verdict(lifts: Sequence[tuple[float, float]], metric: str) -> CanaryResult:
+    """Judge the ``(lift, standard error)`` over chance of models trained on shuffled labels, one per fold
+    (:func:`permutation_lift`)."""
+    if not lifts:
+        return CanaryResult("permutation", True, "not run (no folds to permute)")
+    mean = float(np.mean([lift for lift, _ in lifts]))
+    error = float(np.sqrt(np.mean([se**2 for _, se in lifts])))
+    z = mean / error if error > 0 else (np.inf * np.sign(mean) if mean else 0.0)
+    measured = f"{metric} lift over chance {mean:+.3f}, z {z:.1f}"
+    if abs(mean) > PERMUTATION_TOLERANCE and abs(z) > PERMUTATION_MIN_Z:
         detail = (
-            f"trained on shuffled labels it still beats the baseline ({metric} lift {mean:+.3f} > "
-            f"{PERMUTATION_TOLERANCE}): the evaluation leaks"
+            f"trained on shuffled labels its predictions still relate to the test rows ({measured}; beyond "
+            f"+/-{PERMUTATION_TOLERANCE} and +/-{PERMUTATION_MIN_Z:g}): something leaks the label"
         )
         return CanaryResult("permutation", False, detail)
-    return CanaryResult("permutation", True, f"shuffled labels score at the baseline ({metric} lift {mean:+.3f})")
+    return CanaryResult("permutation", True, f"shuffled labels score at chance ({measured})")

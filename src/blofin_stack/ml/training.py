@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from blofin_stack.ml.base import Dataset, ModelSpec
-from blofin_stack.ml.canaries import CanaryResult, permutation_verdict, too_good
+from blofin_stack.ml.canaries import CanaryResult, permutation_lift, permutation_verdict, too_good
 from blofin_stack.ml.splits import Fold
 from blofin_stack.ml.validation import aggregate, evaluate
 
@@ -87,22 +87,26 @@ def _fit_predict(
 
 
 def _score(spec: ModelSpec, data: Dataset, fold: Fold, y_train: np.ndarray, baseline: str | None) -> dict[str, Any]:
+    """One fold: fit on the fold's training rows (the last ``max_train_samples`` of them for a capped
+    model), score on its test rows beside the baseline of the WHOLE training fold (the same baseline for
+    every model of the dataset, capped or not)."""
     train = _rows(spec, fold.train)
     estimator, prediction, proba = _fit_predict(spec, data, train, fold.test, y_train[-len(train) :])
     classes = getattr(estimator, "classes_", None)
     result = evaluate(
         spec.task,
-        y_train[-len(train) :],
+        y_train,
         data.y.iloc[fold.test].to_numpy(),
         prediction,
         proba,
         classes=None if classes is None else list(classes),
         baseline=baseline,
         horizon=data.label.horizon,
-        groups_train=data.inst[train],
+        groups_train=data.inst[fold.train],
         groups_test=data.inst[fold.test],
     )
     result["_prediction"] = proba if proba is not None else prediction
+    result["_predicted"] = prediction
     return result
 
 
@@ -170,6 +174,7 @@ def train_model(
     for fold in folds:
         scored = _score(spec, data, fold, y[fold.train], baseline)
         oos.append((fold.test, scored.pop("_prediction")))
+        scored.pop("_predicted")
         results.append({**fold.describe(), **scored})
     summary = aggregate(results)
     skill = skill_of(spec.task, summary)
@@ -179,7 +184,7 @@ def train_model(
     shuffled_lifts = []
     for fold in folds[:permutation_folds]:
         scored = _score(spec, data, fold, rng.permutation(y[fold.train]), baseline)
-        shuffled_lifts.append(scored["lift"][primary] if scored["lift"].get(primary) is not None else 0.0)
+        shuffled_lifts.append(permutation_lift(spec.task, y[fold.test], scored["_predicted"], rng))
     canaries = [
         permutation_verdict(shuffled_lifts, primary),
         too_good(data.label, data.timeframe, summary["mean"]["oos"].get("accuracy"), max_direction_accuracy),
