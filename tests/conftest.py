@@ -67,6 +67,19 @@ def isolated_plugins() -> Iterator[None]:
     plugins._loaded.update(loaded)
 
 
+@pytest.fixture(autouse=True)
+def no_deployed_models() -> Iterator[None]:
+    """Models deployed into trading (model features, position models) are process-wide: retire them after
+    each test, so that no test sees another's models."""
+    yield
+    from blofin_stack.ml import deploy
+    from blofin_stack.ml.serving import POSITION_MODELS
+
+    for name in list(deploy._DEPLOYED):
+        deploy._retire(name)
+    POSITION_MODELS.clear()
+
+
 @pytest.fixture
 def cycle_size() -> Callable[[Settings, int], int]:
     """Backtests one strategy cycle runs: each runnable strategy on BACKTEST_TIMEFRAMES plus its own."""

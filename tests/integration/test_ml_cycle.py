@@ -21,10 +21,10 @@ from blofin_stack.config import Settings, get_settings
 from blofin_stack.db.engine import get_engine
 from blofin_stack.db.tables import ml_ensembles, ml_model_results, ml_retrain_log
 from blofin_stack.market.store import MarketStore
+from blofin_stack.ml.base import TRADE_INPUTS
 from blofin_stack.ml.dataset import SCALE_FREE_FEATURES
 from blofin_stack.ml.ensembles import list_ensembles
 from blofin_stack.ml.store import list_models
-from blofin_stack.ml.trades import TRADE_INPUTS
 from blofin_stack.pipeline.daily import run_pipeline
 from blofin_stack.pipeline.ml_cycle import persist_ml_cycle, run_ml_cycle
 from blofin_stack.pipeline.reporter import ml_messages
@@ -121,12 +121,50 @@ def test_cycle_stores_models_statuses_ensembles_report_and_then_checks_drift(
         assert metadata["performance"]["skill"] == pytest.approx(run_.result.skill)
         assert metadata["status"] == run_.status == stored[run_.model_id]["status"]
 
-    # statuses: the top ML_KEEP_MODELS by skill among the non-suspect models are active, the rest archived
+    # statuses: the top ML_KEEP_MODELS by skill among the non-suspect models are active, and the models the
+    # strategies trade on (entry classifier, exit model) stay active below the top; the rest archived
     statuses = {row["id"]: row["status"] for row in stored.values()}
     ranked = sorted((m for m in cycle.trained if m.status != "suspect"), key=lambda m: -(m.result.skill or -1e9))
-    assert {m.model_id for m in ranked[:2]} == {k for k, s in statuses.items() if s == "active"}
-    assert all(statuses[m.model_id] == "archived" for m in ranked[2:])
+    trading = {m.model_id for m in ranked if m.name in ("ml_entry_classifier", "ml_exit_timing")}
+    assert {m.model_id for m in ranked[:2]} | trading == {k for k, s in statuses.items() if s == "active"}
+    assert all(statuses[m.model_id] == "archived" for m in ranked[2:] if m.model_id not in trading)
     assert all(statuses[m.model_id] == "suspect" for m in cycle.trained if m.result.status == "suspect")
+
+    # into trading: the ML cycle ran first; the strategy cycle then traded on the active entry and exit models,
+    # whose predictions start after their training (plus the embargo), inside the strategy window
+    by_name = {m.name: m for m in cycle.trained}
+    served = run.cycle.trading_models
+    for model, strategies in (
+        ("ml_entry_classifier", ["ml_gbt_5m", "ema_crossover_ml"]),
+        ("ml_exit_timing", ["macd_crossover_mlexit"]),
+    ):
+        assert served[model] == by_name[model].model_id and by_name[model].status == "active"
+        assert all(s in run.cycle.strategies for s in strategies)
+        metadata = json.loads((root / by_name[model].model_id / "metadata.json").read_text())
+        available_from = metadata["training"]["available_from"]
+        assert metadata["training"]["train_window"]["end"] + 2 * HOUR_MS <= available_from
+        assert run.cycle.window.start <= available_from < run.cycle.window.end
+        rows = [r for r in run.cycle.rows if r["strategy_name"] in strategies]
+        assert rows and all(r.get("status", "ok") == "ok" for r in rows)
+        # each wrapped strategy beside its base from the model's first out-of-sample bar: the entry filter
+        # opens nothing before it; the exit wrapper's trades entered before it are the base's
+        for row in rows:
+            if row["strategy_name"] == "ml_gbt_5m":
+                continue
+            comparison = row["ml_comparison"]
+            assert comparison["since"] == available_from and comparison["base"] == row["strategy_name"].split("_ml")[0]
+            base = next(
+                r
+                for r in run.cycle.rows
+                if (r["strategy_name"], r["inst_id"], r["timeframe"])
+                == (comparison["base"], row["inst_id"], row["timeframe"])
+            )
+            before = row["trades"] - comparison["strategy"]["trades"]
+            assert before == (
+                0 if row["strategy_name"].endswith("_ml") else base["trades"] - comparison["base_figures"]["trades"]
+            )
+        compared = [f for f in run.report["performance"]["ml_filters"] if f["strategy"] in strategies]
+        assert compared and all(f["instruments"] == len(INSTRUMENTS) and f["since"] == available_from for f in compared)
 
     # database: one row per model with the out-of-sample picture, statuses as in the store
     results = rows_of(ml_settings, ml_model_results)
@@ -158,7 +196,8 @@ def test_cycle_stores_models_statuses_ensembles_report_and_then_checks_drift(
     assert {m["model_id"] for m in report["performance"]["top_5_models"]} == {
         k for k, s in statuses.items() if s == "active"
     }
-    assert "## Models (out of sample, walk-forward)" in run.report_paths[1].read_text()
+    markdown = run.report_paths[1].read_text()
+    assert "## Models (out of sample, walk-forward)" in markdown and "| ema_crossover_ml | ema_crossover |" in markdown
 
     # --- a day later: the active models are checked for drift before anything is trained
     for inst, frame in candles.items():
@@ -198,7 +237,9 @@ def test_cycle_stores_models_statuses_ensembles_report_and_then_checks_drift(
             assert after[check.retrain.model_id]["name"] == check.model_name
         else:
             assert check.retrain.model_id is None  # a retrain that is not better is not kept
-    assert sum(row["status"] == "active" for row in after.values()) <= 2
+    pinned = {"ml_entry_classifier", "ml_exit_timing"}  # at most one active version per name
+    assert sum(row["status"] == "active" for row in after.values() if row["name"] not in pinned) <= 2
+    assert all(sum(r["status"] == "active" for r in after.values() if r["name"] == n) <= 1 for n in pinned)
 
 
 def test_a_planted_leak_is_suspect_with_the_reason_and_never_active(

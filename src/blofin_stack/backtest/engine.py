@@ -62,6 +62,7 @@ class BacktestResult:
             ``pnl`` and ``fees`` in USDT; ``pnl_pct`` net percent of entry notional; ``mfe_pct``/
             ``mae_pct`` excursions in percent of entry price.
         equity: per-bar equity in USDT at each window bar's close.
+        initial_capital: equity in USDT before the window's first bar.
     """
 
     strategy: str
@@ -74,6 +75,7 @@ class BacktestResult:
     metrics: Metrics
     trades: pd.DataFrame = field(repr=False)
     equity: pd.Series = field(repr=False)
+    initial_capital: float = 10_000.0
 
     def to_dict(self, with_trades: bool = True) -> dict[str, Any]:
         """The JSON shape of ``blofin backtest --json``."""
@@ -201,6 +203,7 @@ def run_backtest(
         metrics=metrics,
         trades=trades,
         equity=pd.Series(raw.equity * initial_capital, index=bars.index[start:], name="equity"),
+        initial_capital=initial_capital,
     )
 
 

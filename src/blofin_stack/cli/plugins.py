@@ -8,6 +8,7 @@ import typer
 
 from blofin_stack.cli.output import console
 from blofin_stack.config import Settings
+from blofin_stack.ml.deploy import activate_trading_models
 from blofin_stack.strategies.plugins import PluginReport, load_plugins, plugin_paths
 
 
@@ -19,8 +20,12 @@ def plugin_option() -> list[Path]:
 
 
 def load_cli_plugins(settings: Settings, files: list[Path]) -> PluginReport:
-    """Load ``PLUGINS_DIR`` plus ``files``; print each failed plugin (file:line: error) and go on."""
+    """Load ``PLUGINS_DIR`` plus ``files`` and the active trading models (for the ML strategies); print
+    each failed plugin (file:line: error) or model that cannot be loaded, and go on."""
     report = load_plugins(plugin_paths(settings.plugins_dir, files, settings.strategies_dir))
     for error in report.errors:
         console.print(f"[bold red]{error}[/]", soft_wrap=True)
+    for outcome in activate_trading_models(settings.ml_models_path).values():
+        if "cannot be loaded" in outcome:
+            console.print(f"[bold red]{outcome}[/]", soft_wrap=True)
     return report

@@ -146,6 +146,10 @@ class FeatureRegistry:
         self._specs[spec.name] = spec
         return spec
 
+    def unregister(self, name: str) -> bool:
+        """Remove the exact feature ``name`` (e.g. a model feature whose model was retired); True if it was there."""
+        return self._specs.pop(name, None) is not None
+
     def register_family(self, family: FeatureFamily) -> FeatureFamily:
         """Add a parameterised family; raises ValueError on a duplicate pattern."""
         if family.pattern in self._families:

@@ -39,6 +39,7 @@ from blofin_stack.db.registry import (
 )
 from blofin_stack.db.tables import utcnow
 from blofin_stack.lifecycle.gates import TIERS, Criterion, GateResult, evaluate_gate, gate_metrics
+from blofin_stack.ml.deploy import activate_trading_models
 from blofin_stack.strategies.base import Strategy
 from blofin_stack.strategies.catalog import all_strategies, strategy_classes, strategy_file, strategy_source
 from blofin_stack.strategies.dsl import dump_strategy_spec, load_strategy_spec
@@ -349,9 +350,11 @@ def archive(connection: sa.Connection, name: str, reason: str, now: datetime | N
 def load_and_sync(
     connection: sa.Connection, settings: Settings, plugins: Sequence[Path] = ()
 ) -> tuple[list[Transition], PluginReport]:
-    """Load every strategy implementation (built-ins, ``PLUGINS_DIR`` and ``plugins``) and bring the
+    """Load every strategy implementation (built-ins, ``PLUGINS_DIR`` and ``plugins``, with the active
+    trading models: :func:`~blofin_stack.ml.deploy.activate_trading_models`) and bring the
     registry in line with what loaded (:func:`sync_registry`): what every registry command does first."""
     report = load_plugins(plugin_paths(settings.plugins_dir, plugins, settings.strategies_dir))
+    activate_trading_models(settings.ml_models_path)  # an ML strategy can run once its model is active
     made = sync_registry(connection, all_strategies(), file_errors={str(e.path): str(e) for e in report.errors})
     return made, report
 

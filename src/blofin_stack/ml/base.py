@@ -21,6 +21,14 @@ import pandas as pd
 
 Task = Literal["classification", "regression"]
 
+#: Model inputs describing a (prospective) position, not features of the bars: the side (+1 long, -1
+#: short), bars held and open return (defined in :mod:`blofin_stack.ml.trades`).
+TRADE_INPUTS: tuple[str, ...] = ("trade_side", "bars_held", "open_return")
+#: The trade inputs of the entry models (known at the signal bar).
+ENTRY_INPUTS: tuple[str, ...] = ("trade_side",)
+#: The trade inputs of the exit model.
+EXIT_INPUTS: tuple[str, ...] = TRADE_INPUTS
+
 
 @dataclass(frozen=True)
 class LabelSpec:

@@ -27,10 +27,11 @@ import pandas as pd
 
 from blofin_stack.features import REGISTRY, compute_features, max_warmup
 from blofin_stack.features.registry import FeatureRegistry, FeatureSpec
+from blofin_stack.ml.base import ENTRY_INPUTS, TRADE_INPUTS
 
-SIDE_INPUT = "trade_side"
+SIDE_INPUT = ENTRY_INPUTS[0]
 #: Inputs that need an open position (bars held, open return): such models cannot be bar features.
-POSITION_INPUTS = ("bars_held", "open_return")
+POSITION_INPUTS = tuple(i for i in TRADE_INPUTS if i != SIDE_INPUT)
 
 
 def _predictor(estimator: Any, inputs: Sequence[str], side: float | None, available_from: int) -> Any:

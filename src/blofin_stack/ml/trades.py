@@ -49,16 +49,9 @@ import pandas as pd
 
 from blofin_stack.features import compute_features, max_warmup
 from blofin_stack.market.timeframes import timeframe_ms
-from blofin_stack.ml.base import Dataset, LabelSpec, Task
+from blofin_stack.ml.base import ENTRY_INPUTS, EXIT_INPUTS, TRADE_INPUTS, Dataset, LabelSpec, Task
 from blofin_stack.ml.dataset import ComputeFunc, _assemble, refuse_label_features
 from blofin_stack.ml.labels import exit_timing, trade_outcome
-
-#: Model inputs describing the position, not registered features (module docstring).
-TRADE_INPUTS: tuple[str, ...] = ("trade_side", "bars_held", "open_return")
-#: The trade inputs of the entry models (known at the signal bar).
-ENTRY_INPUTS: tuple[str, ...] = ("trade_side",)
-#: The trade inputs of the exit model.
-EXIT_INPUTS: tuple[str, ...] = TRADE_INPUTS
 
 TradeKey = tuple[str, str]
 EntryTarget = Literal["profitable", "return"]

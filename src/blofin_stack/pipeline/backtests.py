@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from blofin_stack.backtest.engine import BacktestResult, CostModel, run_backtest
+from blofin_stack.backtest.metrics import per_bar_returns, sharpe_ratio
 from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
-from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
+from blofin_stack.market.timeframes import MINUTE_MS, bars_per_year, timeframe_ms
+from blofin_stack.ml.deploy import activate_trading_models
 from blofin_stack.strategies import ParamError, Strategy, UnknownStrategyError, get_strategy
 from blofin_stack.strategies.plugins import describe_exception, load_plugins
 
@@ -103,6 +107,50 @@ def result_row(result: BacktestResult) -> dict[str, Any]:
     }
 
 
+def figures_since(result: BacktestResult, since_ms: int) -> dict[str, Any]:
+    """The backtest's figures over its bars from ``since_ms`` (open time, ms UTC) on, costs included.
+
+    Returns:
+        ``{"since", "bars", "trades", "win_rate", "avg_pnl_pct", "total_pnl_pct", "sharpe"}``: trades
+        are those entered at or after ``since_ms``; ``total_pnl_pct`` is the equity's compounded growth
+        from the last close before ``since_ms`` to the end (%); ``sharpe`` is annualised as in
+        :mod:`blofin_stack.backtest.metrics`; ``win_rate`` 0..1 (0 without trades).
+    """
+    equity = result.equity.to_numpy(dtype="float64")
+    first = int(np.searchsorted(result.equity.index.to_numpy(dtype="int64"), since_ms))
+    start_equity = float(equity[first - 1]) if first > 0 else result.initial_capital
+    curve = equity[first:] / start_equity
+    trades = result.trades[result.trades["entry_ts"] >= since_ms]
+    pnl = trades["pnl_pct"].to_numpy(dtype="float64")
+    return {
+        "since": int(since_ms),
+        "bars": len(curve),
+        "trades": len(pnl),
+        "win_rate": float(np.mean(pnl > 0)) if len(pnl) else 0.0,
+        "avg_pnl_pct": float(pnl.mean()) if len(pnl) else 0.0,
+        "total_pnl_pct": (float(curve[-1]) - 1.0) * 100.0 if len(curve) else 0.0,
+        "sharpe": sharpe_ratio(per_bar_returns(curve), bars_per_year(result.timeframe)),
+    }
+
+
+def ml_comparison(wrapped: Strategy, results: Mapping[str, BacktestResult]) -> dict[str, Any] | None:
+    """``wrapped`` (an ML-wrapped strategy, :func:`~blofin_stack.strategies.ml_filter.ml_filtered`) beside
+    its plain base on the same bars, over the period its models are out of sample (from the latest
+    ``available_from`` of the models it uses): ``{"base", "since", "strategy": figures, "base_figures":
+    figures}`` (see :func:`figures_since`); ``None`` when the base was not backtested with it or no model
+    serves it."""
+    base = getattr(wrapped, "base_strategy", None)
+    since = wrapped.out_of_sample_from() if hasattr(wrapped, "out_of_sample_from") else None
+    if base not in results or wrapped.name not in results or since is None:
+        return None
+    return {
+        "base": base,
+        "since": since,
+        "strategy": figures_since(results[wrapped.name], since),
+        "base_figures": figures_since(results[base], since),
+    }
+
+
 def backtest_instrument(
     settings: Settings,
     inst_id: str,
@@ -113,9 +161,10 @@ def backtest_instrument(
 ) -> list[dict[str, Any]]:
     """Every strategy of ``plan`` (name -> timeframes) on one instrument: a parallel worker's task.
 
-    The worker loads the same plugin files as its parent; per timeframe, features are computed once
-    for all its strategies. There is no feature cache here: each column is computed once per task
-    anyway, and the window's data changes with every new bar, so caching would only cost writes.
+    The worker loads the same plugin files and active trading models as its parent; per timeframe,
+    features are computed once for all its strategies. There is no feature cache here: each column is
+    computed once per task anyway, and the window's data changes with every new bar, so caching would
+    only cost writes.
     ``params`` overrides a strategy's defaults (the registry's current parameters). A strategy that
     fails on this instrument yields a row with ``status="error"`` and the message (with file and line)
     in ``error``; the others go on.
@@ -124,6 +173,7 @@ def backtest_instrument(
         Rows as :func:`result_row`, plus error rows.
     """
     load_plugins(plugins)
+    activate_trading_models(settings.ml_models_path)
     manager = FeatureManager(MarketStore(settings.market_dir))
     costs = CostModel(settings.backtest_fee_bps, settings.backtest_slippage_bps)
     strategies: dict[str, Strategy] = {}
@@ -148,6 +198,7 @@ def backtest_instrument(
             warmup_bars=max_warmup(names, timeframe) + 1,
         )
         features = manager.features_for_bars(bars, names, inst_id=inst_id, timeframe=timeframe)
+        results: dict[str, BacktestResult] = {}
         for strategy in here:
             try:
                 result = run_backtest(
@@ -161,9 +212,14 @@ def backtest_instrument(
                     features=features,
                     initial_capital=settings.backtest_initial_capital,
                 )
+                results[strategy.name] = result
                 rows.append(result_row(result))
             except Exception as exc:  # one strategy's failure must not stop the cycle
                 rows.append(_error_row(strategy.name, inst_id, timeframe, window, costs, len(bars), exc))
+        for row in rows[-len(here) :] if here else []:
+            comparison = ml_comparison(strategies[row["strategy_name"]], results)
+            if comparison is not None:
+                row["ml_comparison"] = comparison
     return rows
 
 

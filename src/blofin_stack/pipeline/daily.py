@@ -129,7 +129,8 @@ def run_pipeline(
     * ``report``: the daily report of this run's strategy cycle, or of the newest recorded one:
       ``DATA_DIR/reports/YYYY-MM-DD.json`` and ``.md`` and a ``daily_reports`` row. Its ``ml_changes``
       come from this run's ML cycle, or else from the newest recorded one, and say which.
-    * ``all``: strategy, ml, report.
+    * ``all``: ml, strategy, report: the ML cycle first, so the strategies that use its models (the
+      entry classifier, the exit model; :mod:`blofin_stack.ml.deploy`) run with the fresh ones.
 
     Plugins (``PLUGINS_DIR/*.py`` and ``plugins``) add features and strategies to both cycles.
     With ``dry_run`` nothing is written to the database, the model store or report files (the report is
@@ -144,30 +145,31 @@ def run_pipeline(
         raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     started = time.perf_counter()
     run = PipelineRun(mode=mode, dry_run=dry_run)
+    if mode in ("ml", "all"):
+        if on_start:
+            steps = len(MarketStore(settings.market_dir).instruments()) if mode == "all" else 0
+            on_start(_ml_steps() + steps)
+        run.ml = run_ml_cycle(settings, plugins=plugins, on_progress=on_progress)
+        run.messages.extend(run.ml.plugin_errors)
+        if not dry_run:
+            persist_ml_cycle(get_engine(settings.database_url), settings, run.ml)
+        run.messages.extend(ml_messages(run.ml.ml_changes(), run.ml.seconds))
     if mode in ("strategy", "all"):
         instruments = MarketStore(settings.market_dir).instruments()
         if not instruments:
             raise NoMarketDataError(f"no candles in {settings.market_dir}; import some first: blofin data import PATH")
-        if on_start:
-            on_start(len(instruments) + (_ml_steps() if mode == "all" else 0))
+        if on_start and mode == "strategy":
+            on_start(len(instruments))
         registry = _read_registry(settings, dry_run)
         run.cycle = run_strategy_cycle(settings, days=days, plugins=plugins, registry=registry, on_progress=on_progress)
-        run.messages.extend(run.cycle.plugin_errors)
+        if run.ml is None:
+            run.messages.extend(run.cycle.plugin_errors)
         if not dry_run:
             persist_strategy_cycle(get_engine(settings.database_url), run.cycle, settings)
         run.messages.append(
             f"strategy cycle {run.cycle.cycle_id}: {len(run.cycle.rows)} backtests "
             f"({len(run.cycle.errors)} failed) in {run.cycle.seconds:.1f} s"
         )
-    if mode in ("ml", "all"):
-        if on_start and mode == "ml":
-            on_start(_ml_steps())
-        run.ml = run_ml_cycle(settings, plugins=plugins, on_progress=on_progress)
-        if run.cycle is None:
-            run.messages.extend(run.ml.plugin_errors)
-        if not dry_run:
-            persist_ml_cycle(get_engine(settings.database_url), settings, run.ml)
-        run.messages.extend(ml_messages(run.ml.ml_changes(), run.ml.seconds))
     if mode in ("report", "all"):
         cycle, why_none = (run.cycle, "") if run.cycle is not None else _recorded_cycle(settings, dry_run)
         if cycle is None:

@@ -18,16 +18,16 @@ from blofin_stack.features import compute_features, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
+from blofin_stack.ml.base import ENTRY_INPUTS, TRADE_INPUTS
+from blofin_stack.ml.deploy import load_stored
 from blofin_stack.ml.splits import WalkForward
 from blofin_stack.ml.store import ModelStoreError, list_models
-from blofin_stack.ml.trades import ENTRY_INPUTS, TRADE_INPUTS
 from blofin_stack.pipeline.ml_cycle import (
     TRADE_LABELS,
     DriftCheck,
     MlData,
     check_drift,
     load_cycle_bars,
-    load_stored,
 )
 from blofin_stack.serialize import iso
 

@@ -55,13 +55,14 @@ from joblib import Parallel, delayed, effective_n_jobs
 from blofin_stack.backtest.engine import CostModel, run_backtest
 from blofin_stack.config import Settings
 from blofin_stack.db.tables import ml_ensembles, ml_model_results, ml_retrain_log, utcnow
-from blofin_stack.features import REGISTRY, UnknownFeatureError, compute_features, max_warmup
+from blofin_stack.features import UnknownFeatureError, compute_features, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.ml import labels
-from blofin_stack.ml.base import Dataset, LabelSpec, ModelSpec
+from blofin_stack.ml.base import ENTRY_INPUTS, EXIT_INPUTS, TRADE_INPUTS, Dataset, LabelSpec, ModelSpec
 from blofin_stack.ml.canaries import CanaryResult, alignment
 from blofin_stack.ml.dataset import SCALE_FREE_FEATURES, build_dataset
+from blofin_stack.ml.deploy import TRADING_MODELS, load_stored
 from blofin_stack.ml.ensembles import (
     EnsembleResult,
     build_ensembles,
@@ -72,8 +73,8 @@ from blofin_stack.ml.ensembles import (
 from blofin_stack.ml.models import NAMES, baseline_for, get_spec
 from blofin_stack.ml.parallel import train_safely
 from blofin_stack.ml.splits import Fold, WalkForward
-from blofin_stack.ml.store import ModelStoreError, list_models, load_model, save_model, update_status
-from blofin_stack.ml.trades import ENTRY_INPUTS, EXIT_INPUTS, TRADE_INPUTS, entry_dataset, exit_dataset
+from blofin_stack.ml.store import ModelStoreError, list_models, save_model, update_status
+from blofin_stack.ml.trades import entry_dataset, exit_dataset
 from blofin_stack.ml.training import TrainingResult, skill_of
 from blofin_stack.ml.validation import evaluate
 from blofin_stack.pipeline.backtests import Window, cycle_window, data_end
@@ -83,6 +84,7 @@ from blofin_stack.strategies import Strategy, all_strategies
 from blofin_stack.strategies.plugins import load_plugins, plugin_paths
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 #: Test hook: the models a cycle trains when ``models`` is not given (``None`` = the whole zoo).
 DEFAULT_MODELS: tuple[str, ...] | None = None
 #: Alignment canary: instruments and trailing bars it looks at per label (kept small: it runs every cycle).
@@ -233,6 +235,10 @@ class MlCycle:
     ensemble_status: dict[str, tuple[str, str]] = field(default_factory=dict)
     ensemble_ids: dict[str, str] = field(default_factory=dict)
     top_models: list[dict[str, Any]] = field(default_factory=list)
+    #: The deployed fits use samples whose labels are known by this time (ms); predictions count as out of
+    #: sample from ``available_from`` = ``deploy_end`` + the embargo (see :func:`deploy_end_for`).
+    deploy_end: int = 0
+    available_from: int = 0
 
     @property
     def trained(self) -> list[ModelRun]:
@@ -557,33 +563,6 @@ def _no_func(ohlcv: pd.DataFrame) -> pd.Series:
     raise ValueError("a trade label is built by the trade datasets")
 
 
-def available_features(names: Sequence[str]) -> set[str]:
-    """The names among ``names`` the feature registry resolves, plus :data:`TRADE_INPUTS` (model inputs
-    that are not registered features): what :func:`~blofin_stack.ml.store.load_model` may accept."""
-    out = set(TRADE_INPUTS)
-    for name in names:
-        try:
-            REGISTRY.resolve(name)
-        except UnknownFeatureError:
-            continue
-        out.add(name)
-    return out
-
-
-def load_stored(path: Path | str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """:func:`~blofin_stack.ml.store.load_model` with the feature check against the registry.
-
-    Raises:
-        ModelStoreError: missing features, bad files.
-    """
-    path = Path(path)
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelStoreError(f"{path.name}: cannot read config.json: {exc}") from None
-    return load_model(path, available_features(config.get("features", [])))
-
-
 # --------------------------------------------------------------------------------------------------
 # drift
 
@@ -796,7 +775,20 @@ def _prepare(
     return prepared
 
 
-def _train_all(prepared: Sequence[Prepared], settings: Settings, on_progress: Callable[[int], None] | None) -> None:
+def deploy_end_for(settings: Settings, window: Window) -> int:
+    """Where the deployed fits end (ms): ``ML_EMBARGO_HOURS`` before the strategy cycle's backtest window
+    (the last ``BACKTEST_LOOKBACK_DAYS``, its end aligned down to a day, so it is never later than the
+    strategy cycle's own start), so that the strategies using the models are backtested out of sample;
+    but never earlier than one ``ML_TRAIN_DAYS`` training window after the ML window's start (with less
+    history the strategies' first backtest days are then not covered: the model features are NaN there)."""
+    embargo = round(settings.ml_embargo_hours * HOUR_MS)
+    strategy_start = cycle_window(window.end, settings.backtest_lookback_days, ["1D"]).start
+    return max(strategy_start - embargo, window.start + round(settings.ml_train_days * DAY_MS))
+
+
+def _train_all(
+    prepared: Sequence[Prepared], settings: Settings, deploy_end: int, on_progress: Callable[[int], None] | None
+) -> None:
     """Train every prepared run in ``PIPELINE_WORKERS`` processes (heaviest first); results land on the runs."""
     order = sorted(range(len(prepared)), key=lambda i: _cost(prepared[i][0]))
     tasks = (
@@ -811,6 +803,7 @@ def _train_all(prepared: Sequence[Prepared], settings: Settings, on_progress: Ca
                 "max_direction_accuracy": settings.ml_max_direction_accuracy,
                 "permutation_folds": PERMUTATION_FOLDS,
                 "extra_canaries": [prepared[i][3]],
+                "deploy_end": deploy_end,
             },
         )
         for i in order
@@ -896,7 +889,9 @@ def run_ml_cycle(
     prepared = _prepare(queue, data, splitter, features, cycle, on_progress)
     timings["datasets_and_canaries"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    _train_all(prepared, settings, on_progress)
+    cycle.deploy_end = deploy_end_for(settings, window)
+    cycle.available_from = cycle.deploy_end + round(settings.ml_embargo_hours * HOUR_MS)
+    _train_all(prepared, settings, cycle.deploy_end, on_progress)
     timings["training"] = time.perf_counter() - tick
     for check in cycle.drift:
         _decide_retrain(check)
@@ -965,10 +960,15 @@ class Entry:
     order: int = 0
 
 
-def select_active(entries: Sequence[Entry], keep: int) -> dict[str, tuple[str, str]]:
+def select_active(
+    entries: Sequence[Entry], keep: int, in_use: Mapping[str, str] | None = None
+) -> dict[str, tuple[str, str]]:
     """Key -> (status, reason) for every candidate or active entry: the top ``keep`` by skill (newer first
     on ties), at most one per name, become ``active``; the rest ``archived``. Suspect and archived entries
-    are not touched; an entry without a skill is archived."""
+    are not touched; an entry without a skill is archived. ``in_use``: name -> what uses it (the trading
+    models and their strategies): the best version of such a name stays active even below the top
+    ``keep``, so the strategies built on it keep running and are judged by their own backtests."""
+    in_use = {name: users for name, (_, users) in TRADING_MODELS.items()} if in_use is None else in_use
     pool = [e for e in entries if e.status in ("candidate", "active")]
     ranked = sorted(pool, key=lambda e: (e.skill is None, -(e.skill or 0.0), -e.order))
     out: dict[str, tuple[str, str]] = {}
@@ -986,6 +986,9 @@ def select_active(entries: Sequence[Entry], keep: int) -> dict[str, tuple[str, s
             best_of[e.name] = e
             chosen += 1
             out[e.key] = ("active", f"top {keep} by out-of-sample skill (rank {chosen}, skill {e.skill:.2f})")
+        elif e.name in in_use:
+            best_of[e.name] = e
+            out[e.key] = ("active", f"in use by {in_use[e.name]} (skill {e.skill:.2f}, below the top {keep})")
         else:
             best_of[e.name] = e
             out[e.key] = ("archived", f"below the top {keep} by out-of-sample skill (skill {e.skill:.2f})")
@@ -1041,6 +1044,9 @@ def _metadata(run: ModelRun, cycle: MlCycle) -> tuple[dict[str, Any], dict[str, 
         "walk_forward": cycle.walk_forward,
         "timeframe": cycle.timeframe,
         "data_window": _window_dict(cycle.window.start, cycle.window.end),
+        "labels_known_by": cycle.deploy_end,
+        "available_from": cycle.available_from,
+        "available_from_iso": iso(cycle.available_from),
     }
     if run.label in TRADE_LABELS:
         training["strategies"] = cycle.trade_strategies

@@ -2,11 +2,12 @@
 
 ``ml_changes`` holds the ML cycle's models (name, type, target, feature count, status, skill, OOS
 accuracy or MAE beside its baseline, reasons), its ensembles and its drift decisions (``retrained``);
-``performance.top_5_models`` the active models. When the ML cycle did not run in this invocation, its
-``status`` says so and the lists come from the newest recorded ML cycle (or are empty). Parts whose
-capability is not built yet (paper trading, designer) are present with empty lists and a ``status``
-that says so: nothing is invented. ``ai_next_steps`` is written by plain rules from the numbers (no
-language model), and says so.
+``performance.top_5_models`` the active models; ``performance.ml_filters`` compares each ML-wrapped
+strategy with its plain base over the same out-of-sample period (:func:`ml_filter_comparison`). When the
+ML cycle did not run in this invocation, its ``status`` says so and the lists come from the newest
+recorded ML cycle (or are empty). Parts whose capability is not built yet (paper trading, designer) are
+present with empty lists and a ``status`` that says so: nothing is invented. ``ai_next_steps`` is written
+by plain rules from the numbers (no language model), and says so.
 """
 
 from __future__ import annotations
@@ -65,6 +66,51 @@ def _timeframe_summary(cycle: StrategyCycle) -> list[dict[str, Any]]:
         }
         for (name, tf), rows in sorted(cells.items(), key=lambda kv: (kv[0][0], timeframe_ms(kv[0][1])))
     ]
+
+
+def _pooled(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Trades, trade-weighted win rate and medians of total PnL % and Sharpe over several backtests."""
+    trades = sum(f["trades"] for f in figures)
+    return {
+        "trades": trades,
+        "win_rate": sum(f["win_rate"] * f["trades"] for f in figures) / trades if trades else None,
+        "median_total_pnl_pct": float(np.median([f["total_pnl_pct"] for f in figures])),
+        "median_sharpe": float(np.median([f["sharpe"] for f in figures])),
+    }
+
+
+def ml_filter_comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each ML-wrapped strategy beside its plain base, per timeframe, over the instruments of ``rows``.
+
+    Uses the rows' ``ml_comparison`` (:func:`~blofin_stack.pipeline.backtests.ml_comparison`): both run on
+    the same bars, measured from the same ``since`` (the first bar its models are out of sample) to the
+    window's end, costs included. ``beats_base``: instruments where the wrapped strategy's total PnL % is
+    higher. Empty when no wrapped strategy ran in this invocation (rows loaded from the database carry
+    no comparison).
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row.get("ml_comparison"):
+            groups[(row["strategy_name"], row["timeframe"])].append(row["ml_comparison"])
+    out = []
+    for (name, tf), comparisons in sorted(groups.items()):
+        since = min(c["since"] for c in comparisons)
+        out.append(
+            {
+                "strategy": name,
+                "base": comparisons[0]["base"],
+                "timeframe": tf,
+                "since": since,
+                "since_iso": iso(since),
+                "instruments": len(comparisons),
+                "with_ml": _pooled([c["strategy"] for c in comparisons]),
+                "plain": _pooled([c["base_figures"] for c in comparisons]),
+                "beats_base": sum(
+                    c["strategy"]["total_pnl_pct"] > c["base_figures"]["total_pnl_pct"] for c in comparisons
+                ),
+            }
+        )
+    return out
 
 
 def _next_steps(cycle: StrategyCycle) -> str:
@@ -189,6 +235,8 @@ def build_report(
             "top_5_models": top_models,
             "backtest_vs_live": {"drift_detected": None, "avg_accuracy": None, "status": LIVE_NOT_BUILT},
             "by_timeframe": _timeframe_summary(cycle),
+            "ml_filters": ml_filter_comparison(cycle.rows),
+            "trading_models": dict(cycle.trading_models),
         },
         "ai_next_steps": _next_steps(cycle),
         "rankings": ranking,
@@ -300,6 +348,27 @@ def _ml_markdown(report: dict[str, Any]) -> list[str]:
     if top:
         names = ", ".join(f"{m['name']} ({m['model_id']})" for m in top)
         lines.append(f"- active models: {names}")
+    for name, serving in report["performance"].get("trading_models", {}).items():
+        lines.append(f"- in trading, {name}: {serving}")
+    filters = report["performance"].get("ml_filters", [])
+    if filters:
+        lines += [
+            "",
+            "### ML-wrapped strategies vs their plain versions (same bars, out-of-sample period, costs in)",
+            "",
+            "| strategy | base | timeframe | since | instruments | trades ML / plain | win rate ML / plain | "
+            "median total PnL % ML / plain | median Sharpe ML / plain | beats base |",
+            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for f in filters:
+            ml, plain = f["with_ml"], f["plain"]
+            rate = [_fmt(x * 100 if x is not None else None, 1) for x in (ml["win_rate"], plain["win_rate"])]
+            lines.append(
+                f"| {f['strategy']} | {f['base']} | {f['timeframe']} | {f['since_iso']} | {f['instruments']} | "
+                f"{ml['trades']} / {plain['trades']} | {rate[0]} / {rate[1]} % | "
+                f"{_fmt(ml['median_total_pnl_pct'])} / {_fmt(plain['median_total_pnl_pct'])} | "
+                f"{_fmt(ml['median_sharpe'])} / {_fmt(plain['median_sharpe'])} | {f['beats_base']}/{f['instruments']} |"
+            )
     return lines
 
 

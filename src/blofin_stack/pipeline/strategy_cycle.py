@@ -31,6 +31,7 @@ from blofin_stack.lifecycle.registry import (
 )
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import timeframe_ms
+from blofin_stack.ml.deploy import activate_trading_models
 from blofin_stack.pipeline.backtests import Window, backtest_instrument, cycle_window, data_end
 from blofin_stack.strategies import all_strategies
 from blofin_stack.strategies.plugins import load_plugins, plugin_paths
@@ -66,6 +67,7 @@ class StrategyCycle:
         loaded: every strategy that loaded (run or not); ``skipped``: name -> why it did not run.
         plugin_errors / file_errors: failed plugin files, as messages and as path -> message.
         transitions: registry changes the cycle made (filled by :func:`persist_strategy_cycle`).
+        trading_models: model name -> the stored model serving the ML strategies, or why none does.
     """
 
     cycle_id: str
@@ -85,6 +87,7 @@ class StrategyCycle:
     file_errors: dict[str, str] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     tuned: list[dict[str, Any]] = field(default_factory=list)
+    trading_models: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -119,6 +122,7 @@ def run_strategy_cycle(
     if not instruments:
         raise NoMarketDataError(f"no candles in {settings.market_dir}; import some first: blofin data import PATH")
     loaded_plugins = load_plugins(plugin_paths(settings.plugins_dir, plugins, settings.strategies_dir))
+    trading_models = activate_trading_models(settings.ml_models_path)
     loaded = all_strategies()
     skipped: dict[str, str] = {}
     plan: dict[str, list[str]] = {}
@@ -163,6 +167,7 @@ def run_strategy_cycle(
         skipped=skipped,
         plugin_errors=[str(error) for error in loaded_plugins.errors],
         file_errors={str(error.path): str(error) for error in loaded_plugins.errors},
+        trading_models=trading_models,
     )
 
 

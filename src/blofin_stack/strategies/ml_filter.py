@@ -18,9 +18,11 @@ positions the exit model may close early.
   kernel fills every trade).
 
 The base's stops, targets and holding limit are unchanged. Model outputs are NaN before the model's
-training window ended (plus the embargo), so the wrapper behaves exactly like its base on earlier bars and
-the daily report compares the two over the same period. Until an active, non-suspect model exists the
-wrapped strategy cannot run, and says so.
+``available_from`` (the end of its training labels plus the embargo): there the entry filter lets no entry
+through (a filter that is not out of sample is not used) and the exit model closes nothing. The strategy
+cycle measures each wrapped strategy beside its plain base on the same bars from
+:meth:`out_of_sample_from` on, and the daily report shows the two side by side. Until an active,
+non-suspect model exists the wrapped strategy cannot run, and says so.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def model_exits(
         side = int(states[start])
         changed = np.flatnonzero(states[start:] != side)
         end = start + int(changed[0]) if len(changed) else n  # first bar no longer holding this position
-        decisions = np.arange(start + 1, min(end, n - 1))  # closes at which the position is open
+        decisions = np.arange(start + 1, end)  # closes at which the position is open (the last bar's too)
         if len(decisions):
             price = open_[start + 1] * (1 + side * slippage)
             proba = model.exit_probability(features, decisions, float(side), start + 1, price)
@@ -120,6 +122,18 @@ def ml_filtered(base: type[Strategy], *, entry_filter: bool = True, exit_model: 
             if exit_model and EXIT_MODEL not in POSITION_MODELS:
                 return NO_EXIT_MODEL
             return None
+
+        def out_of_sample_from(self) -> int | None:
+            """First bar open time (ms UTC) at which every model it uses is out of sample; None without them."""
+            starts = []
+            try:
+                if entry_filter:
+                    starts.append(REGISTRY.resolve(LONG).available_from)
+                if exit_model:
+                    starts.append(POSITION_MODELS[EXIT_MODEL].available_from)
+            except (UnknownFeatureError, KeyError):
+                return None
+            return max((int(s) for s in starts if s is not None), default=None)
 
         def features_for(self, params: Mapping[str, ParamValue]) -> list[str]:
             names = super().features_for(params)

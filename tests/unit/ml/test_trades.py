@@ -11,10 +11,11 @@ import pytest
 
 from blofin_stack.backtest.engine import run_backtest
 from blofin_stack.features import REGISTRY, max_warmup
+from blofin_stack.ml.base import TRADE_INPUTS
 from blofin_stack.ml.labels import exit_timing
 from blofin_stack.ml.models import get_spec
 from blofin_stack.ml.store import ModelStoreError, load_model, save_model
-from blofin_stack.ml.trades import TRADE_INPUTS, entry_dataset, exit_dataset
+from blofin_stack.ml.trades import entry_dataset, exit_dataset
 from blofin_stack.strategies import get_strategy
 
 STEP = 300_000  # 5m

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from blofin_stack.config import Settings
+from blofin_stack.ml.base import TRADE_INPUTS
 from blofin_stack.ml.dataset import SCALE_FREE_FEATURES
-from blofin_stack.ml.trades import TRADE_INPUTS
+from blofin_stack.ml.deploy import available_features
 from blofin_stack.pipeline.ml_cycle import (
     PRUNE_FRACTION,
     Entry,
-    available_features,
     drop_pct,
     label_of_stored,
     model_spec,

@@ -166,6 +166,20 @@ def test_exit_model_closes_each_position_where_it_says(
     assert trades["entry_price"].iloc[0] == pytest.approx(entry_price)
 
 
+def test_exit_model_decides_at_the_last_closed_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live, the newest closed bar is where the exit is decided: its signal must not wait for a later bar
+    (the look-ahead audit found this: the exit at the last bar was missing when the data ended there)."""
+    bars = hand_bars()
+    model = PositionModel("ml_exit_timing", HeldFor(3), ("trade_side", "bars_held", "open_return"), 0)
+    monkeypatch.setitem(POSITION_MODELS, "ml_exit_timing", model)
+    wrapped = ml_filtered(Hand, entry_filter=False, exit_model=True)()
+    full = wrapped.generate_signals(bars, wrapped.resolve_params())
+    for last in range(4, 12):  # the data ends at bar ``last``: the first position is held from bar 3
+        cut = wrapped.generate_signals(bars.iloc[: last + 1], wrapped.resolve_params())
+        assert cut["exit_long"].to_numpy().tolist() == full["exit_long"].iloc[: last + 1].to_numpy().tolist()
+    assert full["exit_long"].iloc[5]
+
+
 def test_exit_model_wrapper_on_real_data(bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = ["rsi_14", "trade_side", "bars_held", "open_return"]
     x = compute_features(bars, ["rsi_14"]).to_numpy()[:, 0]

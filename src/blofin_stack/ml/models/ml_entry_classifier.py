@@ -29,7 +29,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
+from blofin_stack.ml.base import ENTRY_INPUTS, LabelSpec, ModelSpec
 from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled, template_label
 from blofin_stack.ml.models._common import default_features as common_default_features
 
@@ -69,8 +69,6 @@ def default_label() -> LabelSpec:
 def default_features() -> tuple[str, ...]:
     """The scale-free features plus the trade inputs (``trade_side``): the columns of
     :func:`blofin_stack.ml.trades.entry_dataset`."""
-    from blofin_stack.ml.trades import ENTRY_INPUTS
-
     return (*common_default_features(), *ENTRY_INPUTS)
 
 

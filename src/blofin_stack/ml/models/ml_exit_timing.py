@@ -27,7 +27,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
+from blofin_stack.ml.base import EXIT_INPUTS, LabelSpec, ModelSpec
 from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled, template_label
 from blofin_stack.ml.models._common import default_features as common_default_features
 
@@ -67,8 +67,6 @@ def default_label() -> LabelSpec:
 def default_features() -> tuple[str, ...]:
     """The scale-free features plus the trade inputs (``trade_side, bars_held, open_return``): the columns of
     :func:`blofin_stack.ml.trades.exit_dataset`."""
-    from blofin_stack.ml.trades import EXIT_INPUTS
-
     return (*common_default_features(), *EXIT_INPUTS)
 
 
