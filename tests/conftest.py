@@ -87,6 +87,6 @@ def cycle_size() -> Callable[[Settings, int], int]:
 
     def size(settings: Settings, instruments: int) -> int:
         runnable = [s for s in all_strategies() if s.unavailable_reason() is None]
-        return instruments * sum(len({*settings.backtest_timeframes, *s.timeframes}) for s in runnable)
+        return instruments * sum(len(s.cycle_timeframes(settings.backtest_timeframes)) for s in runnable)
 
     return size

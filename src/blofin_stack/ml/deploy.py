@@ -109,7 +109,8 @@ def activate_trading_models(models_root: Path | str) -> dict[str, str]:
             specs = model_feature_specs(name, estimator, inputs, config["timeframe"], available_from, version)
             registered = register_model_features(specs)
         else:
-            register_position_model(PositionModel(name, estimator, inputs, available_from, str(row["id"])))
+            model = PositionModel(name, estimator, inputs, available_from, str(row["id"]), config["timeframe"])
+            register_position_model(model)
         _DEPLOYED[name] = (*key, registered)
         out[name] = str(row["id"])
     return out

@@ -27,6 +27,7 @@ import pandas as pd
 
 from blofin_stack.features import REGISTRY, compute_features, max_warmup
 from blofin_stack.features.registry import FeatureRegistry, FeatureSpec
+from blofin_stack.market.timeframes import timeframe_ms
 from blofin_stack.ml.base import ENTRY_INPUTS, TRADE_INPUTS
 
 SIDE_INPUT = ENTRY_INPUTS[0]
@@ -34,10 +35,25 @@ SIDE_INPUT = ENTRY_INPUTS[0]
 POSITION_INPUTS = tuple(i for i in TRADE_INPUTS if i != SIDE_INPUT)
 
 
-def _predictor(estimator: Any, inputs: Sequence[str], side: float | None, available_from: int) -> Any:
+def check_timeframe(index: pd.Index, timeframe: str, model: str) -> None:
+    """Refuse bars of another timeframe than the model was fitted on (spacing of the int64 ms ``index``).
+
+    Raises:
+        ValueError: naming the model, its timeframe and the bars' spacing.
+    """
+    if len(index) > 1:
+        step = int(np.diff(index.to_numpy(dtype="int64")).min())
+        if step != timeframe_ms(timeframe):
+            raise ValueError(f"{model} is fitted on {timeframe} bars; these bars are {step // 60_000} minutes apart")
+
+
+def _predictor(
+    estimator: Any, inputs: Sequence[str], side: float | None, available_from: int, timeframe: str, name: str
+) -> Any:
     base = [name for name in inputs if name != SIDE_INPUT]
 
     def predict(ohlcv: pd.DataFrame) -> pd.Series:
+        check_timeframe(ohlcv.index, timeframe, name)
         values = compute_features(ohlcv, base)
         if side is not None:
             values[SIDE_INPUT] = side
@@ -65,7 +81,7 @@ def model_feature_specs(
         name: the model's name (``ml_entry_classifier``).
         estimator: the fitted pipeline (scaler + model).
         inputs: its input columns, in fitting order (the stored config's ``features``).
-        timeframe: the bars it was trained on (sets the inputs' warm-up).
+        timeframe: the bars it was trained on (sets the inputs' warm-up; the feature refuses other bars).
         available_from: first bar open time (ms) whose prediction is out of sample.
         model_id: the store folder (``model_007``), for the description.
     """
@@ -83,7 +99,7 @@ def model_feature_specs(
             FeatureSpec(
                 name=feature,
                 group="custom",
-                func=_predictor(estimator, inputs, side, available_from),
+                func=_predictor(estimator, inputs, side, available_from, timeframe, name),
                 warmup_bars=warmup,
                 description=f"{name} {model_id} {what}; NaN before {available_from} (out of sample only)",
                 units=units,
@@ -105,6 +121,7 @@ class PositionModel:
             ``open_return`` (see :mod:`blofin_stack.ml.trades` for their definitions).
         available_from: first bar open time (ms) that is out of sample; earlier bars get no prediction.
         model_id: the store folder, for messages.
+        timeframe: the bars it was fitted on; other bars are refused (empty: not checked).
     """
 
     name: str
@@ -112,6 +129,7 @@ class PositionModel:
     inputs: tuple[str, ...]
     available_from: int
     model_id: str = ""
+    timeframe: str = ""
 
     @property
     def bar_features(self) -> list[str]:
@@ -133,7 +151,12 @@ class PositionModel:
         Returns:
             float64 array like ``bars``: NaN where an input is missing or the bar is before
             ``available_from``.
+
+        Raises:
+            ValueError: the bars are of another timeframe than the model's.
         """
+        if self.timeframe:
+            check_timeframe(features.index, self.timeframe, self.name)
         close = features["close"].to_numpy(dtype="float64")[bars]
         state = {
             SIDE_INPUT: np.full(len(bars), side),

@@ -135,14 +135,18 @@ def figures_since(result: BacktestResult, since_ms: int) -> dict[str, Any]:
 
 def ml_comparison(wrapped: Strategy, results: Mapping[str, BacktestResult]) -> dict[str, Any] | None:
     """``wrapped`` (an ML-wrapped strategy, :func:`~blofin_stack.strategies.ml_filter.ml_filtered`) beside
-    its plain base on the same bars, over the period its models are out of sample (from the latest
-    ``available_from`` of the models it uses): ``{"base", "since", "strategy": figures, "base_figures":
-    figures}`` (see :func:`figures_since`); ``None`` when the base was not backtested with it or no model
-    serves it."""
+    its plain base on the same bars, over the period its models are out of sample: from the latest
+    ``available_from`` of the models it uses (or the window's start if later) to the window's end.
+
+    Returns:
+        ``{"base", "since", "strategy": figures, "base_figures": figures}`` (see :func:`figures_since`);
+        ``None`` when the base was not backtested with it or no model serves it.
+    """
     base = getattr(wrapped, "base_strategy", None)
     since = wrapped.out_of_sample_from() if hasattr(wrapped, "out_of_sample_from") else None
     if base not in results or wrapped.name not in results or since is None:
         return None
+    since = max(since, results[wrapped.name].start)  # a model out of sample before the window: the window
     return {
         "base": base,
         "since": since,

@@ -134,8 +134,7 @@ def run_strategy_cycle(
         elif blocked:
             skipped[strategy.name] = f"cannot run yet: {blocked}"
         else:
-            wanted = {*settings.backtest_timeframes, *strategy.timeframes}
-            plan[strategy.name] = sorted(wanted, key=timeframe_ms)
+            plan[strategy.name] = strategy.cycle_timeframes(settings.backtest_timeframes)
             params[strategy.name] = dict(registry.params.get(strategy.name, {}))
     timeframes = sorted({tf for tfs in plan.values() for tf in tfs}, key=timeframe_ms)
     window = cycle_window(data_end(store, instruments), days or settings.backtest_lookback_days, timeframes)

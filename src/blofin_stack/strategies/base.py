@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from blofin_stack.market.store import OHLCV_COLUMNS
+from blofin_stack.market.timeframes import timeframe_ms
 
 SIGNAL_COLUMNS = ("entry_long", "exit_long", "entry_short", "exit_short")
 RISK_COLUMNS = ("stop_loss_pct", "take_profit_pct")
@@ -107,6 +108,8 @@ class Strategy(ABC):
         name: unique registry name (``snake_case``).
         description: one paragraph: idea, entry, exit.
         timeframes: the timeframes the strategy is designed for (e.g. ``("5m",)``).
+        fixed_timeframes: ``True`` when it can run on ``timeframes`` only (e.g. it uses a model fitted on
+            5m bars); otherwise the cycles also run it on ``BACKTEST_TIMEFRAMES``.
         params: parameter name -> :class:`Param`.
         required_features: feature names, which may name parameters in braces (``"sma_{fast}"``).
         stop_loss_pct, take_profit_pct, max_hold_bars: default exits (``None`` = none); a parameter of
@@ -118,6 +121,7 @@ class Strategy(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     timeframes: ClassVar[tuple[str, ...]]
+    fixed_timeframes: ClassVar[bool] = False
     params: ClassVar[Mapping[str, Param]] = {}
     required_features: ClassVar[tuple[str, ...]] = ()
     stop_loss_pct: ClassVar[float | None] = None
@@ -131,6 +135,12 @@ class Strategy(ABC):
         The registry keeps such a strategy at its tier with the reason; the cycles skip it.
         """
         return None
+
+    def cycle_timeframes(self, defaults: Sequence[str]) -> list[str]:
+        """The timeframes a cycle backtests it on: its own plus ``defaults`` (``BACKTEST_TIMEFRAMES``) unless
+        :attr:`fixed_timeframes`, shortest first."""
+        wanted = set(self.timeframes) if self.fixed_timeframes else {*defaults, *self.timeframes}
+        return sorted(wanted, key=timeframe_ms)
 
     def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, ParamValue]:
         """Defaults updated with ``overrides`` (values cast and range-checked).

@@ -39,6 +39,8 @@ from blofin_stack.strategies.ensemble import signal_states
 
 LONG, SHORT = "ml:ml_entry_classifier:long", "ml:ml_entry_classifier:short"
 EXIT_MODEL = "ml_exit_timing"
+#: The bars the ML cycle fits its models on (the default ML_TIMEFRAME): the wrappers run there only.
+MODEL_TIMEFRAME = "5m"
 NO_ENTRY_MODEL = "needs an active entry classifier (ml_entry_classifier) from the ML cycle; none is active yet"
 NO_EXIT_MODEL = "needs an active exit model (ml_exit_timing) from the ML cycle; none is active yet"
 
@@ -106,7 +108,8 @@ def ml_filtered(base: type[Strategy], *, entry_filter: bool = True, exit_model: 
     class MlFiltered(Strategy):
         name = f"{base.name}{suffix}"
         description = f"{base.name} with the ML {uses}."
-        timeframes = base.timeframes
+        timeframes = (MODEL_TIMEFRAME,)
+        fixed_timeframes = True  # the models are fitted on one timeframe's bars
         strategy_type = "hybrid"
         base_strategy = base.name
         params = {**base.params, **extra_params}

@@ -43,6 +43,7 @@ class MlGbt5m(Strategy):
     name = "ml_gbt_5m"
     description = "Gradient-boosted-tree entry classifier on 5m features; enters above a probability threshold."
     timeframes = ("5m",)
+    fixed_timeframes = True  # its model is fitted on 5m bars
     strategy_type = "ml_entry"
     params = {
         "threshold": Param(0.6, 0.5, 0.95, 0.01, "entry probability the model must exceed"),

@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from blofin_stack.audit.lookahead import audit_features
 from blofin_stack.features import REGISTRY, compute_features
 from blofin_stack.market.candles import resample_ohlcv
-from blofin_stack.ml.serving import model_feature_specs, register_model_features
+from blofin_stack.ml.serving import PositionModel, model_feature_specs, register_model_features
 from helpers import toy_entry_model
 
 INPUTS = ["rsi_14", "roc_10", "trade_side"]
@@ -71,3 +71,14 @@ def test_regressor_gives_one_feature_and_position_models_none(bars: pd.DataFrame
     assert out.drop(valid).isna().all()  # warm-up bars: inputs missing, no prediction
     # an exit model needs the open position's state, which a bar feature cannot know
     assert model_feature_specs("toy_exit", regressor, ["rsi_14", "bars_held", "open_return"], "5m", 0) == []
+
+
+def test_a_model_refuses_bars_of_another_timeframe(bars: pd.DataFrame, isolated_plugins: None) -> None:
+    model = fitted_classifier(bars)
+    names = register_model_features(model_feature_specs("toy_entry", model, INPUTS, "5m", available_from=0))
+    one_minute = bars.set_axis(bars.index[0] + 60_000 * np.arange(len(bars)))
+    with pytest.raises(ValueError, match="toy_entry is fitted on 5m bars; these bars are 1 minutes apart"):
+        compute_features(one_minute, names[:1])
+    exit_model = PositionModel("toy_exit", model, tuple(INPUTS), 0, "model_001", "5m")
+    with pytest.raises(ValueError, match="toy_exit is fitted on 5m bars"):
+        exit_model.exit_probability(one_minute, np.array([5]), 1.0, 1, 100.0)
