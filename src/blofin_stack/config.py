@@ -81,6 +81,29 @@ class Settings(BaseSettings):
     api_port: int = Field(8780, gt=0, lt=65536, description="REST API and dashboard port.")
     blofin_ws_url: str = Field("wss://openapi.blofin.com/ws/public", description="Blofin public WebSocket.")
     blofin_rest_url: str = Field("https://openapi.blofin.com", description="Blofin REST base URL.")
+    blofin_contract_values: str = Field(
+        "", description="Fallback contract values when REST instruments are unavailable: 'BTC-USDT=0.001,...'."
+    )
+
+    ingest_instruments: str = Field("", description="Comma-separated instruments to ingest; empty: --top N.")
+    ingest_top_n: int = Field(16, gt=0, description="Without a list, ingest the N swaps with most 24h volume.")
+    ingest_flush_seconds: float = Field(1.0, gt=0, le=60, description="Longest time a received row waits, s.")
+    ingest_backfill_days: float = Field(
+        1.0, ge=0, description="History fetched from REST for an instrument with no stored candles, days."
+    )
+    tick_retention_days: float = Field(
+        7.0, gt=0, description="Trades older than this are compacted into their 1m candles and deleted, days."
+    )
+
+    paper_instruments: str = Field("", description="Comma-separated instruments paper-traded; empty: all stored.")
+    paper_poll_seconds: float = Field(1.0, gt=0, description="How often the paper trader looks for closed bars, s.")
+    paper_ml_confirm: bool = Field(
+        False, description="Paper entries also need the active entry classifier's confirmation (ML filter)."
+    )
+    drift_threshold_pct: float = Field(
+        10.0, ge=0, description="Forward vs backtest metric difference flagged as drift, percent."
+    )
+    drift_demote_after: int = Field(3, gt=0, description="Consecutive drifting checks that demote a tier-2 strategy.")
 
     @field_validator("ml_timeframe")
     @classmethod
@@ -116,6 +139,11 @@ class Settings(BaseSettings):
     def strategies_dir(self) -> Path:
         """Where ``blofin strategies add`` keeps DSL strategy specs (loaded like plugins)."""
         return self.data_dir / "strategies"
+
+    @property
+    def log_dir(self) -> Path:
+        """Where the services (``blofin serve``) write their logs."""
+        return self.data_dir / "logs"
 
     @property
     def feature_cache_dir(self) -> Path:

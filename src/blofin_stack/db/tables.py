@@ -274,3 +274,18 @@ ml_ensembles = sa.Table(
     sa.Column("status", sa.String(32)),
     sa.UniqueConstraint("ensemble_name", "timestamp"),
 )
+
+#: Trades recorded from Blofin's public ``trades`` channel (ingestor), one row per instrument and trade id.
+market_trades = sa.Table(
+    "market_trades",
+    metadata,
+    sa.Column("inst_id", sa.String(64), primary_key=True),
+    sa.Column("trade_id", sa.BigInteger, primary_key=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("price", sa.Float, nullable=False),
+    sa.Column("size", sa.Float, nullable=False),  # contracts, as Blofin sends it
+    sa.Column("size_base", sa.Float, nullable=False),  # base currency: size x contractValue
+    sa.Column("side", sa.String(4), nullable=False),  # taker side: buy / sell
+    sa.Column("synthetic", sa.Boolean, nullable=False, server_default=sa.false()),  # made up by a replay
+    sa.Index(None, "inst_id", "ts"),
+)
