@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     )
     drift_demote_after: int = Field(3, gt=0, description="Consecutive drifting checks that demote a tier-2 strategy.")
 
+    schedule_strategy_hours: float = Field(2.0, gt=0, description="blofin serve: strategy cycle every N hours.")
+    schedule_ml_hours: float = Field(4.0, gt=0, description="blofin serve: ML cycle every N hours.")
+    schedule_daily_at: str = Field(
+        "00:05", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="blofin serve: daily run (all + report), HH:MM UTC."
+    )
+
     @field_validator("ml_timeframe")
     @classmethod
     def _canonical_timeframe(cls, value: str) -> str:
