@@ -1,0 +1,1 @@
+"""Live services: the ingestor, the replay server, the paper trader."""
