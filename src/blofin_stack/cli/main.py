@@ -7,7 +7,21 @@ import logging
 import typer
 from rich.logging import RichHandler
 
-from blofin_stack.cli import audit, backtest, data, features, ml, pipeline, registry, report, strategies
+from blofin_stack.cli import (
+    audit,
+    backtest,
+    data,
+    features,
+    ingest,
+    ml,
+    paper,
+    pipeline,
+    registry,
+    replay,
+    report,
+    strategies,
+    validate,
+)
 from blofin_stack.cli.output import console
 
 app = typer.Typer(
@@ -24,7 +38,12 @@ app.add_typer(strategies.app, name="strategies")
 app.add_typer(ml.app, name="ml")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(report.app, name="report")
+app.add_typer(replay.app, name="replay")
+app.add_typer(paper.app, name="paper")
+app.add_typer(validate.app, name="validate")
 app.command("backtest")(backtest.backtest)
+app.add_typer(ingest.app, name="ingest")
+app.command("backfill")(ingest.backfill_command)
 
 
 @app.callback()

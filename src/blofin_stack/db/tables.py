@@ -206,6 +206,47 @@ paper_trades = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(None, "strategy_name", "inst_id", "status"),
+    sa.UniqueConstraint("strategy_name", "inst_id", "timeframe", "entry_ts"),  # one position per entry fill
+)
+
+#: The paper trader's state per strategy, instrument and timeframe ("account"): derived from the stored bars
+#: and ``ft_started`` (it can be rebuilt), kept for status, drift checks and the next step.
+paper_accounts = sa.Table(
+    "paper_accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("strategy_name", sa.String(128), nullable=False),
+    sa.Column("inst_id", sa.String(64), nullable=False),
+    sa.Column("timeframe", sa.String(8), nullable=False),
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms: the forward test's start (ft_started)
+    sa.Column("last_bar_ts", sa.BigInteger),  # open time (ms) of the last processed closed bar
+    sa.Column("initial_capital", sa.Float, nullable=False),  # USDT
+    sa.Column("equity", sa.Float),  # USDT, marked to market at the last bar's close
+    sa.Column("position", sa.String(8)),  # long, short or NULL (flat)
+    sa.Column("metrics", sa.JSON),  # backtest metrics of the forward period over its closed trades
+    sa.Column("latency_ms", sa.BigInteger),  # recorded - last bar's close time
+    sa.Column("error", sa.Text),  # the last step's error, if it failed
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("strategy_name", "inst_id", "timeframe"),
+)
+
+#: Every forward-vs-backtest drift check of a tier-2 strategy, and the demotion it caused.
+drift_checks = sa.Table(
+    "drift_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("strategy_name", sa.String(128), nullable=False, index=True),
+    sa.Column("period_start", sa.BigInteger, nullable=False),
+    sa.Column("period_end", sa.BigInteger, nullable=False),
+    sa.Column("forward", sa.JSON, nullable=False),
+    sa.Column("backtest", sa.JSON, nullable=False),
+    sa.Column("differences", sa.JSON, nullable=False),
+    sa.Column("threshold_pct", sa.Float, nullable=False),
+    sa.Column("drifting", sa.Boolean, nullable=False),
+    sa.Column("consecutive", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16)),
+    sa.Column("reason", sa.Text, nullable=False),
 )
 
 ml_model_results = sa.Table(

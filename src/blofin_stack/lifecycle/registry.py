@@ -233,7 +233,7 @@ def refresh_ensemble_weights(
     return changes
 
 
-def _move(
+def move_tier(
     connection: sa.Connection, row: Mapping[str, Any], to_tier: int, actor: str, reason: str, now: datetime
 ) -> Transition:
     from_tier = int(row["tier"])
@@ -272,12 +272,12 @@ def apply_gates(
         if tier >= 1:
             held = evaluate_gate(gates[tier], tier, metrics)
             if not held.passed:
-                made.append(_move(connection, row, tier - 1, "gate", held.summary(), now))
+                made.append(move_tier(connection, row, tier - 1, "gate", held.summary(), now))
                 continue
         if tier < 3:
             up = evaluate_gate(gates[tier + 1], tier + 1, metrics)
             if up.passed:
-                made.append(_move(connection, row, tier + 1, "gate", up.summary(), now))
+                made.append(move_tier(connection, row, tier + 1, "gate", up.summary(), now))
     return made
 
 
@@ -321,14 +321,14 @@ def promote(
         return PromotionResult([])
     if force or target < tier:
         reason = "forced by the operator" if force else "demoted by the operator"
-        return PromotionResult([_move(connection, row, target, "manual", reason, now)])
+        return PromotionResult([move_tier(connection, row, target, "manual", reason, now)])
     metrics = gate_metrics(row, loads=loads and not row["blocked_reason"])
     for step in range(tier + 1, target + 1):
         result = evaluate_gate(gates[step], step, metrics)
         if not result.passed:
             return PromotionResult([], refused=result)
     return PromotionResult(
-        [_move(connection, row, target, "manual", f"promoted by the operator; {result.summary()}", now)]
+        [move_tier(connection, row, target, "manual", f"promoted by the operator; {result.summary()}", now)]
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from blofin_stack.backtest.engine import BacktestResult, CostModel, run_backtest
 from blofin_stack.backtest.metrics import per_bar_returns, sharpe_ratio
 from blofin_stack.features import FeatureManager, max_warmup
+from blofin_stack.live.forward import run_forward
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, bars_per_year, timeframe_ms
@@ -67,27 +68,9 @@ def backtest_from_store(
     Raises:
         UnknownInstrumentError, ParamError, SignalError, FeatureError, ValueError (no bars in window).
     """
-    resolved = strategy.resolve_params(params)
-    names = strategy.features_for(resolved)
-    bars = load_bars(
-        manager.store,
-        inst_id,
-        timeframe,
-        start_ms=window.start,
-        end_ms=window.end,
-        warmup_bars=max_warmup(names, timeframe) + 1,
-    )
-    return run_backtest(
-        strategy,
-        bars,
-        inst_id=inst_id,
-        timeframe=timeframe,
-        params=resolved,
-        costs=costs,
-        start_ms=window.start,
-        features=manager.features_for_bars(bars, names, inst_id=inst_id, timeframe=timeframe),
-        initial_capital=initial_capital,
-    )
+    return run_forward(
+        manager, strategy, params, inst_id, timeframe, window.start, window.end, costs, initial_capital
+    ).result
 
 
 def result_row(result: BacktestResult) -> dict[str, Any]:

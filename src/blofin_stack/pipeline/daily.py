@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from blofin_stack.config import Settings
 from blofin_stack.db.engine import create_engine, get_engine, schema_is_current
 from blofin_stack.db.reports import save_report
+from blofin_stack.live.drift import check_drift, latest_backtest_vs_live
 from blofin_stack.market.store import MarketStore
 from blofin_stack.ml.models import NAMES
 from blofin_stack.pipeline import ml_cycle
@@ -130,7 +131,9 @@ def run_pipeline(
       ``DATA_DIR/reports/YYYY-MM-DD.json`` and ``.md`` and a ``daily_reports`` row. Its ``ml_changes``
       come from this run's ML cycle, or else from the newest recorded one, and say which.
     * ``all``: ml, strategy, report: the ML cycle first, so the strategies that use its models (the
-      entry classifier, the exit model; :mod:`blofin_stack.ml.deploy`) run with the fresh ones.
+      entry classifier, the exit model; :mod:`blofin_stack.ml.deploy`) run with the fresh ones; before
+      the report, every tier-2 strategy's forward test is compared with its backtest over the same
+      period (:func:`~blofin_stack.live.drift.check_drift`, which demotes on persistent drift).
 
     Plugins (``PLUGINS_DIR/*.py`` and ``plugins``) add features and strategies to both cycles.
     With ``dry_run`` nothing is written to the database, the model store or report files (the report is
@@ -175,7 +178,12 @@ def run_pipeline(
         if cycle is None:
             run.messages.append(why_none)
         else:
-            run.report = build_report(cycle, mode, ml=_ml_changes(settings, run))
+            live = None
+            if not dry_run:  # forward tests against their backtests; persistent drift demotes
+                drift = check_drift(settings) if mode == "all" else None
+                live = drift.backtest_vs_live() if drift is not None else latest_backtest_vs_live(settings)
+                run.messages.append(f"forward tests: {live['status']}")
+            run.report = build_report(cycle, mode, ml=_ml_changes(settings, run), live=live)
             if not dry_run:
                 run.report_paths = write_report(run.report, settings.reports_dir)
                 with get_engine(settings.database_url).begin() as connection:

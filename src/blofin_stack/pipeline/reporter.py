@@ -5,7 +5,7 @@ accuracy or MAE beside its baseline, reasons), its ensembles and its drift decis
 ``performance.top_5_models`` the active models; ``performance.ml_filters`` compares each ML-wrapped
 strategy with its plain base over the same out-of-sample period (:func:`ml_filter_comparison`). When the
 ML cycle did not run in this invocation, its ``status`` says so and the lists come from the newest
-recorded ML cycle (or are empty). Parts whose capability is not built yet (paper trading, designer) are
+recorded ML cycle (or are empty). Parts whose capability is not built yet (the designer) are
 present with empty lists and a ``status`` that says so: nothing is invented. ``ai_next_steps`` is written
 by plain rules from the numbers (no language model), and says so.
 """
@@ -29,7 +29,7 @@ from blofin_stack.pipeline.strategy_cycle import StrategyCycle
 from blofin_stack.serialize import iso, to_json
 
 ML_NOT_RUN = "the ML cycle did not run in this invocation and none was given to the report"
-LIVE_NOT_BUILT = "no paper trading yet: forward-test drift is measured once tier-2 strategies trade"
+LIVE_NOT_RUN = "forward tests were not compared with their backtests in this invocation (a dry run)"
 
 #: Fields copied into the report's ``backtests`` list (units: ``blofin_stack.backtest.metrics``).
 REPORT_METRICS = ("bars", *METRIC_NAMES)
@@ -189,12 +189,14 @@ def build_report(
     mode: str,
     generated_at: datetime | None = None,
     ml: Mapping[str, Any] | None = None,
+    live: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The daily report of ``cycle`` as a JSON-ready dict (``mode`` is the pipeline mode that ran).
 
     ``ml``: the ML part (:meth:`~blofin_stack.pipeline.ml_cycle.MlCycle.ml_changes` of this run's ML cycle,
     or :func:`~blofin_stack.pipeline.ml_cycle.recorded_ml_changes`); ``None``: the report says that no
-    ML cycle was given.
+    ML cycle was given. ``live``: ``performance.backtest_vs_live``
+    (:meth:`~blofin_stack.live.drift.DriftReport.backtest_vs_live`); ``None``: not compared.
     """
     generated_at = generated_at or utcnow()
     ranking = [entry.as_dict() for entry in cycle.ranking]
@@ -233,7 +235,9 @@ def build_report(
         "performance": {
             "top_5_strategies": ranking[:5],
             "top_5_models": top_models,
-            "backtest_vs_live": {"drift_detected": None, "avg_accuracy": None, "status": LIVE_NOT_BUILT},
+            "backtest_vs_live": dict(live)
+            if live is not None
+            else {"drift_detected": None, "avg_accuracy": None, "status": LIVE_NOT_RUN, "strategies": []},
             "by_timeframe": _timeframe_summary(cycle),
             "ml_filters": ml_filter_comparison(cycle.rows),
             "trading_models": dict(cycle.trading_models),
@@ -314,9 +318,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         report["ai_next_steps"],
         "",
-        "## Not yet measured",
+        "## Forward tests (paper trading) vs backtests",
         "",
-        f"- Backtest vs live: {report['performance']['backtest_vs_live']['status']}",
+        f"- {report['performance']['backtest_vs_live']['status']}",
+        *(
+            f"- {s['name']}: {s['status']}" + (f"; {s['action']}" if s.get("action") else "")
+            for s in report["performance"]["backtest_vs_live"].get("strategies", [])
+        ),
         "",
     ]
     return "\n".join(lines)
