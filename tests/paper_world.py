@@ -15,11 +15,9 @@ from blofin_stack.lifecycle.gates import gates_from_settings
 from blofin_stack.lifecycle.registry import promote, sync_registry
 from blofin_stack.live.forward import from_ms
 from blofin_stack.market.store import MarketStore
+from blofin_stack.market.timeframes import MINUTE_MS
 from blofin_stack.strategies import all_strategies
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT")
 #: Built-ins that trade often on their own timeframes (1m and 5m, 5m and 15m, 5m and 1H).
 STRATEGIES = ("vwap_reversion", "ema_crossover", "sma_cross", "rsi_divergence")

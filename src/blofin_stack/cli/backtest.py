@@ -14,8 +14,8 @@ from blofin_stack.cli.plugins import load_cli_plugins, plugin_option
 from blofin_stack.config import get_settings
 from blofin_stack.features import FeatureError, FeatureManager, UnknownFeatureError
 from blofin_stack.market.store import UnknownInstrumentError
-from blofin_stack.market.timeframes import TimeframeError, parse_timeframe
-from blofin_stack.pipeline.backtests import DAY_MS, Window, backtest_from_store, data_end
+from blofin_stack.market.timeframes import DAY_MS, TimeframeError, parse_timeframe
+from blofin_stack.pipeline.backtests import Window, backtest_from_store, data_end
 from blofin_stack.strategies import ParamError, SignalError, UnknownStrategyError, get_strategy
 from blofin_stack.strategies.plugins import describe_exception
 

@@ -15,8 +15,8 @@ import talib
 
 from blofin_stack.features.price import hl2, hlc3, log_returns
 from blofin_stack.features.registry import feature
+from blofin_stack.market.timeframes import DAY_MS
 
-DAY_MS = 86_400_000
 VWAP_WARMUP = 1440
 VWM_PERIOD = 14
 VWAP_BAND_SIGMAS = 2.0

@@ -52,12 +52,11 @@ from blofin_stack.exchange.blofin.types import Candle, CandlePush, Connected, Ma
 from blofin_stack.exchange.blofin.ws import BlofinWebSocket
 from blofin_stack.live.retention import compact_trades
 from blofin_stack.market.store import MarketStore, UnknownInstrumentError
-from blofin_stack.market.timeframes import MINUTE_MS
+from blofin_stack.market.timeframes import DAY_MS, MINUTE_MS
 from blofin_stack.market.validation import CandleValidationError, validate_candles
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 #: Recent trade ids remembered per instrument for deduplication before the database.
 RECENT_IDS = 50_000
 #: How often the retention job runs while ingesting, seconds.
@@ -379,17 +378,14 @@ class Ingestor:
         if self._rest is None:
             return 0
         stored = self._stored_last(inst)
-        if stored is None:
-            if self.settings.ingest_backfill_days <= 0:
-                return 0
-            newest = await self._rest.candles(inst, start_ms=None, end_ms=None, limit=1)
-            if not newest:
-                return 0
-            start = newest[-1].ts + MINUTE_MS - int(self.settings.ingest_backfill_days * DAY_MS)
-        else:
-            start = stored + MINUTE_MS
+        if stored is None and self.settings.ingest_backfill_days <= 0:
+            return 0
         try:
-            candles = await self._rest.candles(inst, start_ms=start, end_ms=None)
+            if stored is None:
+                window = await history_window(self._rest, inst, self.settings.ingest_backfill_days)
+                candles = [] if window is None else await self._rest.candles(inst, start_ms=window[0])
+            else:
+                candles = await self._rest.candles(inst, start_ms=stored + MINUTE_MS)
         except (BlofinApiError, OSError) as exc:
             self.health.errors += 1
             self.health.last_error = f"catch-up {inst}: {exc}"
@@ -491,6 +487,21 @@ async def select_instruments(
     return chosen
 
 
+async def history_window(rest: BlofinRest, inst: str, days: float) -> tuple[int, int] | None:
+    """``[start, end)`` (ms) of the last ``days`` of closed 1m bars the server has for ``inst``, measured
+    from its newest closed bar rather than the local clock (a replay serves old data); ``None`` when it has
+    none.
+
+    Raises:
+        BlofinApiError: REST failed after its retries.
+    """
+    newest = await rest.candles(inst, limit=1)
+    if not newest:
+        return None
+    end = newest[-1].ts + MINUTE_MS
+    return end - int(days * DAY_MS), end
+
+
 async def backfill(
     settings: Settings, instruments: Sequence[str], days: float, rest_url: str | None = None
 ) -> dict[str, dict[str, int]]:
@@ -508,12 +519,8 @@ async def backfill(
     out: dict[str, dict[str, int]] = {}
     async with BlofinRest(rest_url or settings.blofin_rest_url) as rest:
         for inst in instruments:
-            newest = await rest.candles(inst, limit=1)
-            if not newest:
-                out[inst] = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0}
-                continue
-            end = newest[-1].ts + MINUTE_MS
-            candles = await rest.candles(inst, start_ms=end - int(days * DAY_MS), end_ms=end)
+            window = await history_window(rest, inst, days)
+            candles = [] if window is None else await rest.candles(inst, start_ms=window[0], end_ms=window[1])
             summary = {"fetched": len(candles), "new": 0, "updated": 0, "unchanged": 0}
             if candles:
                 frame = validate_candles(candles_frame(candles), source=f"Blofin REST candles {inst}")

@@ -59,7 +59,7 @@ from blofin_stack.live.faults import DISCONNECT_CLOSE_CODE, FaultInjector, Fault
 from blofin_stack.market.candles import resample_ohlcv
 from blofin_stack.market.importer import expand_paths, parse_file_name, read_candle_file
 from blofin_stack.market.store import OHLCV_COLUMNS, MarketStore, UnknownInstrumentError, check_inst_id
-from blofin_stack.market.timeframes import MINUTE_MS, TimeframeError, parse_timeframe
+from blofin_stack.market.timeframes import DAY_MS, MINUTE_MS, TimeframeError, parse_timeframe
 from blofin_stack.market.validation import validate_candles
 
 __all__ = [
@@ -87,7 +87,6 @@ DEFAULT_CANDLES_LIMIT = 500
 MAX_TRADES_LIMIT = 100
 #: The first synthetic trade of an instrument's first bar has this tradeId (+ bar x trades_per_bar + slot).
 TRADE_ID_BASE = 100_000_000
-DAY_MS = 1440 * MINUTE_MS
 _DAY_BARS = 1440
 _CHUNK_BARS = 256
 _MAX_DECIMALS = 8

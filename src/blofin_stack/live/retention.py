@@ -10,9 +10,7 @@ from blofin_stack.db.market_trades import delete_trades_before, instruments_with
 from blofin_stack.db.tables import market_trades
 from blofin_stack.market.candles import trades_to_candles
 from blofin_stack.market.store import OHLCV_COLUMNS, MarketStore, UnknownInstrumentError
-from blofin_stack.market.timeframes import MINUTE_MS
-
-DAY_MS = 86_400_000
+from blofin_stack.market.timeframes import DAY_MS, MINUTE_MS
 
 
 def compact_trades(settings: Settings, now_ms: int | None = None) -> dict[str, int]:

@@ -6,6 +6,8 @@ A bar is labelled by its open time (epoch ms, UTC) and covers ``[open, open + le
 from __future__ import annotations
 
 MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
 
 #: Canonical timeframe name -> bar length in milliseconds.
 TIMEFRAME_MS: dict[str, int] = {

@@ -33,7 +33,7 @@ import pandas as pd
 
 from blofin_stack.audit.lookahead import audit_features
 from blofin_stack.features import compute_features
-from blofin_stack.market.timeframes import timeframe_ms
+from blofin_stack.market.timeframes import HOUR_MS, timeframe_ms
 from blofin_stack.ml.base import LabelSpec
 
 #: Alignment canary thresholds (documented in the module docstring and docs/ML.md).
@@ -43,7 +43,6 @@ ALIGNMENT_MIN_GAP = 0.2
 PERMUTATION_TOLERANCE = 0.02
 PERMUTATION_MIN_Z = 3.0
 PERMUTATION_DRAWS = 20
-HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS
 from blofin_stack.ml.base import Dataset
 from blofin_stack.serialize import iso
-
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True, eq=False)

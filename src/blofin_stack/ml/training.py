@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from blofin_stack.market.timeframes import DAY_MS
 from blofin_stack.ml.base import Dataset, ModelSpec
 from blofin_stack.ml.canaries import CanaryResult, permutation_lift, permutation_verdict, too_good
 from blofin_stack.ml.splits import Fold
 from blofin_stack.ml.validation import aggregate, evaluate
-
-DAY_MS = 86_400_000
 
 
 @dataclass

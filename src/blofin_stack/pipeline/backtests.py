@@ -15,15 +15,13 @@ from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.live.forward import run_forward
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
-from blofin_stack.market.timeframes import MINUTE_MS, bars_per_year, timeframe_ms
+from blofin_stack.market.timeframes import DAY_MS, MINUTE_MS, bars_per_year, timeframe_ms
 from blofin_stack.ml.deploy import activate_trading_models
 from blofin_stack.strategies import ParamError, Strategy, UnknownStrategyError, get_strategy
 from blofin_stack.strategies.plugins import describe_exception, load_plugins
 
 if TYPE_CHECKING:
     from blofin_stack.config import Settings
-
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from blofin_stack.db.tables import ml_ensembles, ml_model_results, ml_retrain_lo
 from blofin_stack.features import UnknownFeatureError, compute_features, max_warmup
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS
 from blofin_stack.ml import labels
 from blofin_stack.ml.base import ENTRY_INPUTS, EXIT_INPUTS, TRADE_INPUTS, Dataset, LabelSpec, ModelSpec
 from blofin_stack.ml.canaries import CanaryResult, alignment
@@ -83,8 +84,6 @@ from blofin_stack.serialize import iso, to_json
 from blofin_stack.strategies import Strategy, all_strategies
 from blofin_stack.strategies.plugins import load_plugins, plugin_paths
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 #: Test hook: the models a cycle trains when ``models`` is not given (``None`` = the whole zoo).
 DEFAULT_MODELS: tuple[str, ...] | None = None
 #: Alignment canary: instruments and trailing bars it looks at per label (kept small: it runs every cycle).

@@ -11,8 +11,9 @@ from blofin_stack.config import Settings
 from blofin_stack.db.engine import get_engine
 from blofin_stack.db.paper import list_paper_trades
 from blofin_stack.live.paper import PaperTrader
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS
 from helpers import invoke, ok_json
-from paper_world import DAY_MS, HOUR_MS, INSTRUMENTS, STRATEGIES, fill_store, recent_candles, to_tier2
+from paper_world import INSTRUMENTS, STRATEGIES, fill_store, recent_candles, to_tier2
 
 STRATEGY_KEYS = {
     "name",

@@ -21,7 +21,8 @@ from blofin_stack.live.drift import (
     trade_figures,
 )
 from blofin_stack.live.paper import PaperTrader
-from paper_world import DAY_MS, HOUR_MS, STRATEGIES, fill_store, recent_candles, to_tier2
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS
+from paper_world import STRATEGIES, fill_store, recent_candles, to_tier2
 
 PLANTED = "sma_cross"
 

@@ -31,11 +31,11 @@ from blofin_stack.live.paper import LEFT_TIER, PaperTrader
 from blofin_stack.live.paper_status import paper_status
 from blofin_stack.market.bars import load_bars
 from blofin_stack.market.store import MarketStore
-from blofin_stack.market.timeframes import timeframe_ms
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS, MINUTE_MS, timeframe_ms
 from blofin_stack.pipeline.backtests import Window, backtest_from_store
 from blofin_stack.strategies import Strategy, get_strategy, register_strategy
 from blofin_stack.strategies.base import SIGNAL_COLUMNS, frame_with_features, signal_frame
-from paper_world import DAY_MS, HOUR_MS, INSTRUMENTS, MINUTE_MS, STRATEGIES, fill_store, recent_candles, to_tier2
+from paper_world import INSTRUMENTS, STRATEGIES, fill_store, recent_candles, to_tier2
 
 COMPARED = ["entry_ts", "exit_ts", "side", "entry_price", "exit_price", "size", "pnl", "pnl_pct", "fees", "exit_reason"]
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from blofin_stack.market.timeframes import DAY_MS, HOUR_MS
 from blofin_stack.ml.base import Dataset
 from blofin_stack.ml.labels import forward_return
-from blofin_stack.ml.splits import DAY_MS, HOUR_MS, Fold, WalkForward
+from blofin_stack.ml.splits import Fold, WalkForward
 
 
 def hourly(days: int, horizon_hours: int = 3, start: int = 1_700_006_400_000) -> tuple[np.ndarray, np.ndarray]:

@@ -12,12 +12,13 @@ import pytest
 from blofin_stack.features import REGISTRY
 from blofin_stack.features.registry import FeatureSpec
 from blofin_stack.market.candles import resample_ohlcv
+from blofin_stack.market.timeframes import DAY_MS
 from blofin_stack.ml import labels
 from blofin_stack.ml.base import Dataset
 from blofin_stack.ml.dataset import build_dataset
 from blofin_stack.ml.models import get_spec
 from blofin_stack.ml.splits import WalkForward
-from blofin_stack.ml.training import DAY_MS, train_model
+from blofin_stack.ml.training import train_model
 
 FEATURES = ["rsi_14", "roc_10", "atr_pct_14", "bbands_percent_b"]
 SPLIT = WalkForward(train_days=4, test_days=2, embargo_hours=2)

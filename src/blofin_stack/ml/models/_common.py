@@ -193,6 +193,20 @@ def default_features() -> tuple[str, ...]:
     return tuple(dataset.SCALE_FREE_FEATURES)
 
 
+#: Boosted trees for the trade datasets (hundreds to a few hundred thousand rows): small, regularised trees.
+TRADE_TREE_PARAMS: dict[str, Any] = {
+    "n_estimators": 200,
+    "max_depth": 4,
+    "learning_rate": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 5.0,
+    "tree_method": "hist",
+    "n_jobs": 1,
+    "random_state": 0,
+}
+
+
 def build_spec(
     *,
     name: str,
@@ -203,13 +217,15 @@ def build_spec(
     description: str,
     label: Any,
     max_train_samples: int | None = None,
+    features: Any = None,
     overrides: Mapping[str, Any],
 ) -> Any:
     """A :class:`~blofin_stack.ml.base.ModelSpec` from a module's defaults and ``spec(**overrides)``.
 
     ``overrides`` may set ``label`` (a LabelSpec), ``features``, ``hyperparams`` (merged into the defaults,
     unknown keys refused), ``description``, ``max_train_samples`` and ``file_format``. ``label`` here is a
-    zero-argument callable building the default label, called only when no label is given.
+    zero-argument callable building the default label, called only when no label is given; ``features``
+    likewise builds the default input columns (default: :func:`default_features`).
     """
     from blofin_stack.ml.base import ModelSpec
 
@@ -218,12 +234,12 @@ def build_spec(
     if unknown:
         raise ValueError(f"unknown spec override(s) {sorted(unknown)}; known: {sorted(known)}")
     chosen_label = overrides["label"] if overrides.get("label") is not None else label()
-    features = overrides.get("features")
+    chosen_features = overrides.get("features")
     return ModelSpec(
         name=name,
         model_type=model_type,
         label=chosen_label,
-        features=tuple(features) if features is not None else default_features(),
+        features=tuple(chosen_features) if chosen_features is not None else (features or default_features)(),
         hyperparams=merged(hyperparams, overrides.get("hyperparams")),
         make=make,
         file_format=overrides.get("file_format", file_format),

@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBRegressor
 
 from blofin_stack.ml.base import ENTRY_INPUTS, LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import build_spec, merged, scaled, template_label
+from blofin_stack.ml.models._common import TRADE_TREE_PARAMS, build_spec, merged, scaled, template_label
 from blofin_stack.ml.models._common import default_features as common_default_features
 
 NAME = "ml_entry_confidence"
@@ -38,18 +38,7 @@ TIMEFRAME = "5m"
 FILE_FORMAT = "xgboost-json"
 BASELINE = "mean"
 DESCRIPTION = "Net return (percent of entry notional, after costs) of a trade entered on a strategy signal"
-HYPERPARAMS: dict[str, Any] = {
-    "n_estimators": 200,
-    "max_depth": 4,
-    "learning_rate": 0.05,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 5.0,
-    "objective": "reg:squarederror",
-    "tree_method": "hist",
-    "n_jobs": 1,
-    "random_state": 0,
-}
+HYPERPARAMS: dict[str, Any] = {**TRADE_TREE_PARAMS, "objective": "reg:squarederror"}
 
 
 def make(hyperparams: Mapping[str, Any] | None = None) -> Pipeline:
@@ -75,8 +64,6 @@ def default_features() -> tuple[str, ...]:
 def spec(**overrides: Any) -> ModelSpec:
     """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
     ``hyperparams``, ``description``, ..."""
-    if overrides.get("features") is None:
-        overrides["features"] = default_features()
     return build_spec(
         name=NAME,
         model_type=MODEL_TYPE,
@@ -85,5 +72,6 @@ def spec(**overrides: Any) -> ModelSpec:
         file_format=FILE_FORMAT,
         description=DESCRIPTION,
         label=default_label,
+        features=default_features,
         overrides=overrides,
     )

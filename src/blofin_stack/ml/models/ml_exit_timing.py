@@ -28,7 +28,14 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from blofin_stack.ml.base import EXIT_INPUTS, LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled, template_label
+from blofin_stack.ml.models._common import (
+    TRADE_TREE_PARAMS,
+    EncodedXGBClassifier,
+    build_spec,
+    merged,
+    scaled,
+    template_label,
+)
 from blofin_stack.ml.models._common import default_features as common_default_features
 
 NAME = "ml_exit_timing"
@@ -37,17 +44,7 @@ TIMEFRAME = "5m"
 FILE_FORMAT = "xgboost-json"
 BASELINE = "majority"
 DESCRIPTION = "Probability that closing an open position now beats holding it to the strategy's exit"
-HYPERPARAMS: dict[str, Any] = {
-    "n_estimators": 200,
-    "max_depth": 4,
-    "learning_rate": 0.05,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 5.0,
-    "tree_method": "hist",
-    "n_jobs": 1,
-    "random_state": 0,
-}
+HYPERPARAMS: dict[str, Any] = dict(TRADE_TREE_PARAMS)
 
 
 def make(hyperparams: Mapping[str, Any] | None = None) -> Pipeline:
@@ -73,8 +70,6 @@ def default_features() -> tuple[str, ...]:
 def spec(**overrides: Any) -> ModelSpec:
     """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
     ``hyperparams``, ``description``, ..."""
-    if overrides.get("features") is None:
-        overrides["features"] = default_features()
     return build_spec(
         name=NAME,
         model_type=MODEL_TYPE,
@@ -83,5 +78,6 @@ def spec(**overrides: Any) -> ModelSpec:
         file_format=FILE_FORMAT,
         description=DESCRIPTION,
         label=default_label,
+        features=default_features,
         overrides=overrides,
     )
