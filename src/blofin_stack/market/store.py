@@ -14,7 +14,8 @@ Polars), many processes can read while one writes, and no server is needed.
 Atomicity: a write puts each changed month into a *new* file, then commits by replacing the
 instrument's manifest with ``os.replace`` (atomic on POSIX). A crash before the replace leaves the old
 manifest and old files in force; unreferenced files are swept by the next write. Writers of one
-instrument are serialised with an ``flock``.
+instrument are serialised with an ``flock``. Readers take no lock: a reader whose partition was
+replaced (and unlinked) between its manifest read and the file open reads the new manifest again.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from blofin_stack.market.timeframes import MINUTE_MS
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 _INST_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+_READ_RETRIES = 5  # a reader re-reads the manifest this often when a concurrent write replaced a partition
 _SCHEMA = pa.schema([("ts", pa.int64())] + [(name, pa.float64()) for name in OHLCV_COLUMNS])
 
 
@@ -139,10 +141,24 @@ class MarketStore:
         Raises:
             UnknownInstrumentError: the store holds no candles for ``inst_id``.
         """
-        manifest = self._manifest(inst_id)
-        if not manifest:
-            known = ", ".join(self.instruments()) or "none"
-            raise UnknownInstrumentError(f"no candles stored for {inst_id!r} (stored: {known})")
+        retries = 0
+        while True:
+            manifest = self._manifest(inst_id)
+            if not manifest:
+                known = ", ".join(self.instruments()) or "none"
+                raise UnknownInstrumentError(f"no candles stored for {inst_id!r} (stored: {known})")
+            try:
+                return self._read_partitions(inst_id, manifest, start, end)
+            except FileNotFoundError:
+                # A writer committed a new manifest and unlinked the partition we were about to read
+                # between our manifest read and the open: read the new manifest.
+                retries += 1
+                if retries == _READ_RETRIES:
+                    raise
+
+    def _read_partitions(
+        self, inst_id: str, manifest: dict[str, dict[str, int | str]], start: int | None, end: int | None
+    ) -> pd.DataFrame:
         files = [
             self._candles / inst_id / str(part["file"])
             for part in manifest.values()

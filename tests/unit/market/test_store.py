@@ -156,3 +156,37 @@ def test_unsorted_candles_are_refused(store: MarketStore) -> None:
     data = bars(MAY_31_2358 - 5 * MIN, 3).iloc[::-1]
     with pytest.raises(ValueError, match="sorted, unique"):
         store.write_candles("BTC-USDT", data)
+
+
+def test_a_reader_whose_partition_a_writer_replaced_reads_the_new_manifest(
+    store: MarketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race CI hit: a reader takes the manifest, a writer commits and unlinks the old partition, and
+    the reader opens the file its stale manifest names. It must re-read the manifest, not fail."""
+    start = MAY_31_2358 - 10 * MIN
+    store.write_candles("BTC-USDT", bars(start, 5))
+    stale = store._manifest("BTC-USDT")
+    newer = bars(start, 8, price=300.0)
+    store.write_candles("BTC-USDT", newer)
+    assert not (store.root / "candles_1m" / "BTC-USDT" / str(stale["2025-05"]["file"])).exists()
+
+    real = MarketStore._manifest
+    calls: list[str] = []
+
+    def first_call_stale(self: MarketStore, inst_id: str) -> dict[str, dict[str, int | str]]:
+        calls.append(inst_id)
+        return stale if len(calls) == 1 else real(self, inst_id)
+
+    monkeypatch.setattr(MarketStore, "_manifest", first_call_stale)
+    pd.testing.assert_frame_equal(store.read_candles("BTC-USDT"), newer)
+    assert len(calls) == 2
+
+
+def test_a_reader_gives_up_when_partitions_keep_vanishing(store: MarketStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    start = MAY_31_2358 - 10 * MIN
+    store.write_candles("BTC-USDT", bars(start, 5))
+    stale = store._manifest("BTC-USDT")
+    store.write_candles("BTC-USDT", bars(start, 5, price=1.0))
+    monkeypatch.setattr(MarketStore, "_manifest", lambda self, inst_id: stale)
+    with pytest.raises(FileNotFoundError):
+        store.read_candles("BTC-USDT")
