@@ -16,6 +16,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from blofin_stack.market.timeframes import parse_timeframe
 
 
+def split_csv(text: str | None) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``: the items of a comma-separated setting or option, stripped."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
 class Settings(BaseSettings):
     """All settings, each with its environment variable (upper-case field name) and default."""
 

@@ -8,15 +8,11 @@ import typer
 from rich.table import Table
 
 from blofin_stack.cli.output import console, fail, print_json
-from blofin_stack.config import get_settings
+from blofin_stack.config import get_settings, split_csv
 from blofin_stack.exchange.blofin.rest import BlofinApiError
 from blofin_stack.live.ingestor import ContractValueError, Ingestor, backfill, read_health, select_instruments
 
 app = typer.Typer(help="Record Blofin trades and confirmed 1m candles (ingest status: its health).")
-
-
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 @app.callback(invoke_without_command=True)
@@ -35,7 +31,7 @@ def ingest(
     settings = get_settings()
 
     async def main() -> dict[str, object]:
-        instruments = await select_instruments(settings, rest_url, _split(inst), top)
+        instruments = await select_instruments(settings, rest_url, split_csv(inst), top)
         console.print(f"ingesting {len(instruments)} instruments: {', '.join(instruments)}", soft_wrap=True)
         ingestor = Ingestor(settings, instruments, ws_url=ws_url, rest_url=rest_url)
         return (await ingestor.run(duration)).as_dict()
@@ -47,7 +43,7 @@ def ingest(
     if as_json:
         print_json(health)
         return
-    _print_health(health)
+    print_health(health)
 
 
 @app.command("status")
@@ -60,10 +56,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the health 
     if as_json:
         print_json(health)
         return
-    _print_health(health)
+    print_health(health)
 
 
-def _print_health(health: dict[str, object]) -> None:
+def print_health(health: dict[str, object]) -> None:
     console.print(
         f"messages {health['messages']} ({health['messages_per_s']:.1f}/s), reconnects {health['reconnects']}, "
         f"malformed {health['malformed']}, trades stored {health['trades_stored']}, "
@@ -93,7 +89,7 @@ def backfill_command(
     """Fill the store with 1m candles from Blofin REST (idempotent: a second run finds every bar unchanged)."""
     settings = get_settings()
     try:
-        result = asyncio.run(backfill(settings, _split(inst), days, rest_url))
+        result = asyncio.run(backfill(settings, split_csv(inst), days, rest_url))
     except BlofinApiError as exc:
         raise fail(str(exc)) from None
     if as_json:

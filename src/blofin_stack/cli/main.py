@@ -19,6 +19,7 @@ from blofin_stack.cli import (
     registry,
     replay,
     report,
+    serve,
     strategies,
     validate,
 )
@@ -44,6 +45,7 @@ app.add_typer(validate.app, name="validate")
 app.command("backtest")(backtest.backtest)
 app.add_typer(ingest.app, name="ingest")
 app.command("backfill")(ingest.backfill_command)
+app.command("serve")(serve.serve_command)
 
 
 @app.callback()
@@ -54,4 +56,5 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug 
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for chatty in ("alembic", "httpx", "apscheduler.scheduler"):  # a line per request / per job otherwise
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)

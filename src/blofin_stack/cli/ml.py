@@ -12,7 +12,7 @@ from rich.table import Table
 
 from blofin_stack.cli.output import console, fail, print_json, progress
 from blofin_stack.cli.plugins import load_cli_plugins, plugin_option
-from blofin_stack.config import get_settings
+from blofin_stack.config import get_settings, split_csv
 from blofin_stack.db.engine import get_engine
 from blofin_stack.features import REGISTRY, UnknownFeatureError
 from blofin_stack.market.store import UnknownInstrumentError
@@ -36,7 +36,7 @@ def _features(text: str | None) -> list[str] | None:
     """The ``--features`` list, each name checked against the registry and the label names."""
     if text is None:
         return None
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = split_csv(text)
     if not names:
         raise fail("--features: give at least one feature name", 2)
     try:

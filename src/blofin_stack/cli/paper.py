@@ -39,6 +39,11 @@ def run(
     if as_json:
         print_json(summary)
         return
+    print_run_summary(summary)
+
+
+def print_run_summary(summary: dict[str, Any]) -> None:
+    """One line: steps, bars, signals, trades opened and closed, errors, candles written, latency."""
     latency = summary["latency_ms"]
     console.print(
         f"{summary['steps']} steps: {summary['bars']} bars, {summary['signals']} signals, {summary['opened']} "

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from blofin_stack.cli.output import console, fail, to_json
-from blofin_stack.config import get_settings
+from blofin_stack.config import get_settings, split_csv
 from blofin_stack.live.faults import FaultPlan, parse_silence
 from blofin_stack.live.ingestor import parse_contract_values
 from blofin_stack.live.replay import ReplayConfig, ReplayServer
@@ -17,14 +17,10 @@ from blofin_stack.live.replay import ReplayConfig, ReplayServer
 app = typer.Typer(help="Replay recorded candles through a local Blofin-protocol server.", no_args_is_help=True)
 
 
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def _bars(text: str | None) -> tuple[int, ...]:
     """``--disconnect-at`` ``"3,10"`` as bar indexes; raises ValueError naming the text."""
     try:
-        return tuple(int(part) for part in _split(text))
+        return tuple(int(part) for part in split_csv(text))
     except ValueError:
         raise ValueError(f"--disconnect-at {text!r}: expected comma-separated bar indexes, e.g. 3,10") from None
 
@@ -82,7 +78,7 @@ def serve(
         config = ReplayConfig(
             data_dir=data,
             store_dir=settings.market_dir if from_store else None,
-            instruments=tuple(_split(inst)),
+            instruments=tuple(split_csv(inst)),
             start=start,
             end=end,
             days=days,

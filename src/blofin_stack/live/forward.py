@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from blofin_stack.backtest.engine import BacktestResult, CostModel, run_backtest
 from blofin_stack.backtest.metrics import Metrics, compute_metrics, entry_excursions
-from blofin_stack.config import Settings
+from blofin_stack.config import Settings, split_csv
 from blofin_stack.db.registry import list_strategies
 from blofin_stack.features import FeatureManager, max_warmup
 from blofin_stack.market.bars import load_bars
@@ -65,7 +65,7 @@ def forward_rows(connection: sa.Connection) -> list[dict[str, Any]]:
 
 def paper_instruments(settings: Settings, store: MarketStore) -> list[str]:
     """``PAPER_INSTRUMENTS`` (comma-separated), or every instrument with stored candles when it is empty."""
-    chosen = [part.strip() for part in settings.paper_instruments.split(",") if part.strip()]
+    chosen = split_csv(settings.paper_instruments)
     return list(dict.fromkeys(chosen)) if chosen else store.instruments()
 
 

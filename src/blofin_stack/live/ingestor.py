@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -44,13 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from blofin_stack.config import Settings
+from blofin_stack.config import Settings, split_csv
 from blofin_stack.db.engine import get_engine
 from blofin_stack.db.market_trades import insert_trades
 from blofin_stack.exchange.blofin.rest import BlofinApiError, BlofinRest
 from blofin_stack.exchange.blofin.types import Candle, CandlePush, Connected, MalformedFrame, Trade, TradesPush
 from blofin_stack.exchange.blofin.ws import BlofinWebSocket
 from blofin_stack.live.retention import compact_trades
+from blofin_stack.live.signals import stop_on_signals
 from blofin_stack.market.store import MarketStore, UnknownInstrumentError
 from blofin_stack.market.timeframes import DAY_MS, MINUTE_MS
 from blofin_stack.market.validation import CandleValidationError, validate_candles
@@ -129,7 +129,7 @@ def parse_contract_values(text: str) -> dict[str, float]:
         ValueError: an entry without ``=`` or a value that is not a positive number.
     """
     out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in split_csv(text):
         inst, sep, value = part.partition("=")
         try:
             number = float(value)
@@ -205,15 +205,19 @@ class Ingestor:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
 
-    async def run(self, duration_s: float | None = None) -> IngestHealth:
-        """Ingest until ``duration_s`` elapsed, :meth:`stop`, SIGTERM or SIGINT; then flush, catch up with
-        REST and return the health.
+    async def run(self, duration_s: float | None = None, *, handle_signals: bool = True) -> IngestHealth:
+        """Ingest until ``duration_s`` elapsed, :meth:`stop`, SIGTERM or SIGINT (unless ``handle_signals``
+        is false); then flush, catch up with REST and return the health.
 
         Raises:
             ContractValueError: an instrument's contract value cannot be found.
         """
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        installed = self._install_signal_handlers()
+        with stop_on_signals(self._loop, self._stop.set, handle_signals):
+            return await self._run(duration_s)
+
+    async def _run(self, duration_s: float | None) -> IngestHealth:
+        assert self._stop is not None
         async with BlofinRest(self.rest_url) as rest:
             self._rest = rest
             await self._load_contract_values(rest)
@@ -246,19 +250,7 @@ class Ingestor:
                 self.health.stopped_ms = _now_ms()
                 self._write_health()
                 self._rest = None
-                for sig in installed:
-                    self._loop.remove_signal_handler(sig)
         return self.health
-
-    def _install_signal_handlers(self) -> list[signal.Signals]:
-        installed = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._loop.add_signal_handler(sig, self._stop.set)  # type: ignore[union-attr]
-            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
-                continue
-            installed.append(sig)
-        return installed
 
     async def _load_contract_values(self, rest: BlofinRest) -> None:
         missing = [i for i in self.instruments if i not in self.contract_values]
@@ -474,7 +466,7 @@ async def select_instruments(
         BlofinApiError: REST failed.
         ValueError: no instrument came out.
     """
-    chosen = list(instruments or []) or [p.strip() for p in settings.ingest_instruments.split(",") if p.strip()]
+    chosen = list(instruments or []) or split_csv(settings.ingest_instruments)
     if chosen:
         return chosen
     async with BlofinRest(rest_url or settings.blofin_rest_url) as rest:

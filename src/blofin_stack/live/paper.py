@@ -45,9 +45,7 @@ the other accounts go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -89,6 +87,7 @@ from blofin_stack.live.forward import (
 )
 from blofin_stack.live.ingestor import candles_frame
 from blofin_stack.live.paper_status import latency_figures
+from blofin_stack.live.signals import stop_on_signals
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
 from blofin_stack.market.validation import CandleValidationError, validate_candles
@@ -474,17 +473,20 @@ class PaperTrader:
         Raises:
             ValueError: ``ws_url`` given but there is no paper instrument to subscribe to.
         """
-        return asyncio.run(self._run(duration_s, ws_url))
+        return asyncio.run(self.run_async(duration_s, ws_url))
+
+    async def run_async(
+        self, duration_s: float | None = None, ws_url: str | None = None, *, handle_signals: bool = True
+    ) -> RunSummary:
+        """:meth:`run` inside a running event loop; SIGTERM and SIGINT stop it only if ``handle_signals``."""
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        with stop_on_signals(self._loop, self._stop.set, handle_signals):
+            return await self._run(duration_s, ws_url)
 
     async def _run(self, duration_s: float | None, ws_url: str | None) -> RunSummary:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        assert self._loop is not None and self._stop is not None
         summary = RunSummary()
         wake = asyncio.Event()
-        installed = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):  # not the main thread
-                self._loop.add_signal_handler(sig, self._stop.set)
-                installed.append(sig)
         ws = None
         consumer = None
         if ws_url is not None:
@@ -516,8 +518,6 @@ class PaperTrader:
                 (outcome,) = await asyncio.gather(consumer, return_exceptions=True)
                 if isinstance(outcome, Exception):
                     log.error("the candle1m stream failed: %s", describe_exception(outcome))
-            for sig in installed:
-                self._loop.remove_signal_handler(sig)
         return summary
 
     @staticmethod
