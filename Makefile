@@ -24,9 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## lint: ruff
+## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy src
 
 ## bench: the benchmarks (prints figures and ratios against peers)
 bench: $(STAMP)

@@ -228,7 +228,7 @@ def simulate(
         if value is None:
             return np.full(n, np.nan)
         if np.ndim(value) == 0:
-            return np.full(n, float(value))  # type: ignore[arg-type]
+            return np.full(n, float(value))
         out = np.asarray(value, dtype=np.float64)
         if len(out) != n:
             raise ValueError("per-bar stop/take arrays must have the same length as the bars")

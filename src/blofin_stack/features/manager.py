@@ -165,7 +165,7 @@ class FeatureManager:
         features = self.features_for_bars(bars, feature_list, inst_id=inst_id, timeframe=timeframe)
         return features.iloc[-lookback_bars:]
 
-    def list_available_features(self) -> list[dict[str, str | int]]:
+    def list_available_features(self) -> list[dict[str, str | int | None]]:
         """Every exact feature's metadata (by group, in :data:`GROUPS` order), then each family as a pattern."""
         specs = sorted(self.registry.specs(), key=lambda spec: GROUPS.index(spec.group))
         listed: list[dict[str, str | int | None]] = [spec.describe() for spec in specs]

@@ -16,7 +16,10 @@ subscriptions, keepalive, reconnection with back-off) and writes, in batches flu
 **Gaps** (:meth:`Ingestor.catch_up`): after each (re)connect, whenever a confirmed bar arrives more than
 one bar after the last final one, and once more before stopping, the missing 1m candles are fetched from
 REST (``/api/v1/market/candles``, paged) from the last stored bar on. An instrument without stored
-candles gets ``INGEST_BACKFILL_DAYS`` of history first. Writing a bar that is already stored with the same
+candles gets ``INGEST_BACKFILL_DAYS`` of history first. While an instrument's catch-up runs, its received
+candles wait for it and are written with the bars it fetched, so that the store never shows a bar after a
+hole that is being filled (readers such as the paper trader take the stored bars as the history; a bar
+processed without its predecessors would stay processed). Writing a bar that is already stored with the same
 values changes nothing, so overlaps are harmless and a restart (even after SIGKILL: the store commits
 each write atomically) resumes where the store ends.
 
@@ -193,7 +196,7 @@ class Ingestor:
         self._candles: dict[str, dict[int, Candle]] = {i: {} for i in self.instruments}
         self._recent: dict[str, tuple[set[int], deque[int]]] = {i: (set(), deque()) for i in self.instruments}
         self._last_final: dict[str, int | None] = {}
-        self._catching_up: dict[str, asyncio.Task[None]] = {}
+        self._catching_up: dict[str, asyncio.Task[int]] = {}
         self._message_times: deque[tuple[float, int]] = deque()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -402,9 +405,15 @@ class Ingestor:
             await asyncio.sleep(self.settings.ingest_flush_seconds)
             await self._flush()
 
+    def _filling(self, inst: str) -> bool:
+        """Whether a catch-up of ``inst`` is running (its received candles then wait for its bars)."""
+        running = self._catching_up.get(inst)
+        return running is not None and not running.done()
+
     async def _flush(self) -> None:
         trades, self._trades = self._trades, []
-        candles = {inst: list(bars.values()) for inst, bars in self._candles.items() if bars}
+        held = {inst for inst in self._candles if self._filling(inst)}
+        candles = {inst: list(bars.values()) for inst, bars in self._candles.items() if bars and inst not in held}
         for inst in candles:
             self._candles[inst] = {}
         if trades or candles:

@@ -82,7 +82,8 @@ def resample_ohlcv(
         return candles.loc[ts + step <= until_ms]
     cols = [candles[name].to_numpy(dtype="float64") for name in OHLCV_COLUMNS]
     extra = {name: candles[name].to_numpy() for name in candles.columns if name not in OHLCV_COLUMNS}
-    return _aggregate(ts, *cols, step_ms=step, until_ms=until_ms, extra=extra)
+    open_, high, low, close, volume = cols
+    return _aggregate(ts, open_, high, low, close, volume, step_ms=step, until_ms=until_ms, extra=extra)
 
 
 def trades_to_candles(trades: pd.DataFrame, *, until_ms: int | None = None) -> pd.DataFrame:

@@ -125,7 +125,7 @@ def ml_comparison(wrapped: Strategy, results: Mapping[str, BacktestResult]) -> d
     """
     base = getattr(wrapped, "base_strategy", None)
     since = wrapped.out_of_sample_from() if hasattr(wrapped, "out_of_sample_from") else None
-    if base not in results or wrapped.name not in results or since is None:
+    if not isinstance(base, str) or base not in results or wrapped.name not in results or since is None:
         return None
     since = max(since, results[wrapped.name].start)  # a model out of sample before the window: the window
     return {

@@ -403,7 +403,7 @@ class MlData:
         key = (label.name, tuple(features))
         if key not in self._datasets:
             kind = TRADE_LABELS.get(label.name)
-            common = {"start_ms": self.window.start, "compute": self.compute}
+            common: dict[str, Any] = {"start_ms": self.window.start, "compute": self.compute}
             if kind is None:
                 data = build_dataset(self.bars, features, label, self.timeframe, **common)
             elif kind == "exit":
@@ -545,8 +545,10 @@ def label_of_stored(config: Mapping[str, Any]) -> LabelSpec | None:
     """The label of a stored model (from its ``config.json``), or ``None`` when the cycle cannot build it."""
     name = str(config.get("label_name") or "")
     if name in TRADE_LABELS:
-        task = "regression" if name == "trade_return" else "classification"
-        return LabelSpec(name, task, int(config.get("horizon") or 1), _no_func, _no_func)
+        horizon = int(config.get("horizon") or 1)
+        if name == "trade_return":
+            return LabelSpec(name, "regression", horizon, _no_func, _no_func)
+        return LabelSpec(name, "classification", horizon, _no_func, _no_func)
     match = _DIRECTION.match(name)
     if match:
         return labels.direction(int(match.group(1)))
