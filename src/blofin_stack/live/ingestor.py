@@ -5,7 +5,8 @@ channels of every instrument (:class:`~blofin_stack.exchange.blofin.ws.BlofinWeb
 subscriptions, keepalive, reconnection with back-off) and writes, in batches flushed at least every
 ``INGEST_FLUSH_SECONDS``:
 
-* **trades** into ``market_trades`` (one transaction per flush), deduplicated by instrument and trade id
+* **trades** into ``market_trades`` (one transaction per flush; at most :data:`MAX_BUFFERED_TRADES` wait in
+  memory: a full buffer is flushed at once and reading pauses meanwhile), deduplicated by instrument and trade id
   (in memory for the recent ids, and by the table's key for the rest), size in contracts and in base
   currency (``size x contractValue``);
 * **1m candles** into the market store (:meth:`~blofin_stack.market.store.MarketStore.write_candles`,
@@ -16,12 +17,13 @@ subscriptions, keepalive, reconnection with back-off) and writes, in batches flu
 **Gaps** (:meth:`Ingestor.catch_up`): after each (re)connect, whenever a confirmed bar arrives more than
 one bar after the last final one, and once more before stopping, the missing 1m candles are fetched from
 REST (``/api/v1/market/candles``, paged) from the last stored bar on. An instrument without stored
-candles gets ``INGEST_BACKFILL_DAYS`` of history first. While an instrument's catch-up runs, its received
-candles wait for it and are written with the bars it fetched, so that the store never shows a bar after a
-hole that is being filled (readers such as the paper trader take the stored bars as the history; a bar
-processed without its predecessors would stay processed). Writing a bar that is already stored with the same
-values changes nothing, so overlaps are harmless and a restart (even after SIGKILL: the store commits
-each write atomically) resumes where the store ends.
+candles gets ``INGEST_BACKFILL_DAYS`` of history first. While an instrument's catch-up runs, or after one
+failed until a retry (at each confirmed bar) succeeds, its received candles wait and are written with the
+bars the catch-up fetched, so that the store never shows a bar after a hole that is being filled
+(readers such as the paper trader take the stored bars as the history; a bar processed without its
+predecessors would stay processed). When the ingestor stops, everything received is written, hole or not.
+Writing a bar that is already stored with the same values changes nothing, so overlaps are harmless and a
+restart (even after SIGKILL: the store commits each write atomically) resumes where the store ends.
 
 **Stopping** (SIGTERM/SIGINT, :meth:`Ingestor.stop` or ``duration_s``) flushes everything received and
 catches up with REST before returning. **Health** (:class:`IngestHealth`) is kept per instrument and
@@ -62,6 +64,9 @@ log = logging.getLogger(__name__)
 
 #: Recent trade ids remembered per instrument for deduplication before the database.
 RECENT_IDS = 50_000
+#: Trades held in memory at most: a batch this large is flushed at once, and reading waits for the write
+#: (back-pressure through the WebSocket instead of unbounded memory when the feed outruns the database).
+MAX_BUFFERED_TRADES = 50_000
 #: How often the retention job runs while ingesting, seconds.
 RETENTION_EVERY_S = 3600.0
 
@@ -197,7 +202,9 @@ class Ingestor:
         self._recent: dict[str, tuple[set[int], deque[int]]] = {i: (set(), deque()) for i in self.instruments}
         self._last_final: dict[str, int | None] = {}
         self._catching_up: dict[str, asyncio.Task[int]] = {}
+        self._unfilled: set[str] = set()  # instruments whose last catch-up failed
         self._message_times: deque[tuple[float, int]] = deque()
+        self._flush_lock = asyncio.Lock()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rest: BlofinRest | None = None
@@ -249,7 +256,7 @@ class Ingestor:
                 await self._flush()
                 await asyncio.gather(*self._catching_up.values(), return_exceptions=True)
                 await asyncio.gather(*(self.catch_up(inst) for inst in self.instruments), return_exceptions=True)
-                await self._flush()
+                await self._flush(hold=False)  # everything received is stored, hole or not
                 self.health.stopped_ms = _now_ms()
                 self._write_health()
                 self._rest = None
@@ -285,6 +292,8 @@ class Ingestor:
             self._count_message()
             if isinstance(event, TradesPush):
                 self._on_trades(event.inst_id, event.trades)
+                if len(self._trades) >= MAX_BUFFERED_TRADES:
+                    await self._flush()
             elif isinstance(event, CandlePush):
                 for candle in event.candles:
                     self._on_candle(candle)
@@ -350,8 +359,8 @@ class Ingestor:
             return  # the last push wins until the confirmed one; an unconfirmed bar is never stored
         self._candles[inst][candle.ts] = candle
         last = self._last_final.get(inst)
-        if last is None or candle.ts > last + MINUTE_MS:
-            self._schedule_catch_up(inst)  # bars between the last final one and this one are missing
+        if last is None or candle.ts > last + MINUTE_MS or inst in self._unfilled:
+            self._schedule_catch_up(inst)  # bars before this one are missing (or their catch-up failed)
         if last is None or candle.ts > last:
             self._last_final[inst] = candle.ts
         health = self.health.instruments[inst]
@@ -384,8 +393,10 @@ class Ingestor:
         except (BlofinApiError, OSError) as exc:
             self.health.errors += 1
             self.health.last_error = f"catch-up {inst}: {exc}"
-            log.warning("catch-up of %s failed: %s", inst, exc)
+            log.warning("catch-up of %s failed (retried at its next confirmed bar): %s", inst, exc)
+            self._unfilled.add(inst)
             return 0
+        self._unfilled.discard(inst)
         pending = self._candles[inst]
         missing = [c for c in candles if c.confirmed and c.ts not in pending]
         for candle in missing:
@@ -406,13 +417,19 @@ class Ingestor:
             await self._flush()
 
     def _filling(self, inst: str) -> bool:
-        """Whether a catch-up of ``inst`` is running (its received candles then wait for its bars)."""
+        """Whether ``inst`` has a hole being filled: a catch-up running, or the last one failed (its
+        received candles then wait for the bars before them)."""
         running = self._catching_up.get(inst)
-        return running is not None and not running.done()
+        return inst in self._unfilled or (running is not None and not running.done())
 
-    async def _flush(self) -> None:
+    async def _flush(self, hold: bool = True) -> None:
+        """Write what was received; with ``hold``, not the candles of instruments with a hole being filled."""
+        async with self._flush_lock:  # the timer's and the back-pressure's flushes never overlap
+            await self._flush_now(hold)
+
+    async def _flush_now(self, hold: bool) -> None:
         trades, self._trades = self._trades, []
-        held = {inst for inst in self._candles if self._filling(inst)}
+        held = {inst for inst in self._candles if hold and self._filling(inst)}
         candles = {inst: list(bars.values()) for inst, bars in self._candles.items() if bars and inst not in held}
         for inst in candles:
             self._candles[inst] = {}
