@@ -1,4 +1,5 @@
-"""The model zoo: one module per model, each with ``spec(**overrides) -> ModelSpec`` and ``make(hyperparams)``.
+"""The model zoo: one module per model, each with ``make(hyperparams)``, its defaults and ``default_label()``
+(read by :func:`get_spec`; see :func:`~blofin_stack.ml.models._common.build_spec`).
 
 ``ZOO`` maps each model's name (eleven) to its default spec; it is built on first access (the default labels and
 features come from :mod:`blofin_stack.ml.labels` and :mod:`blofin_stack.ml.dataset`). Each module also
@@ -68,9 +69,16 @@ def module(name: str) -> ModuleType:
 
 
 def get_spec(name: str, **overrides: Any) -> ModelSpec:
-    """The spec of model ``name`` (with ``overrides`` passed to its ``spec()``); raises
-    :class:`UnknownModelError` listing the zoo's names for an unknown one."""
-    return module(name).spec(**overrides)
+    """The spec of model ``name``, its defaults overridden by ``overrides`` (``label``, ``features``,
+    ``hyperparams``, ``description``, ``max_train_samples``, ``file_format``).
+
+    Raises:
+        UnknownModelError: an unknown ``name`` (the message lists the zoo's names).
+        ValueError: an unknown override or hyper-parameter.
+    """
+    from blofin_stack.ml.models._common import build_spec
+
+    return build_spec(module(name), overrides)
 
 
 def baseline_for(name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -207,25 +208,17 @@ TRADE_TREE_PARAMS: dict[str, Any] = {
 }
 
 
-def build_spec(
-    *,
-    name: str,
-    model_type: str,
-    make: Any,
-    hyperparams: Mapping[str, Any],
-    file_format: str,
-    description: str,
-    label: Any,
-    max_train_samples: int | None = None,
-    features: Any = None,
-    overrides: Mapping[str, Any],
-) -> Any:
-    """A :class:`~blofin_stack.ml.base.ModelSpec` from a module's defaults and ``spec(**overrides)``.
+def build_spec(model: ModuleType, overrides: Mapping[str, Any]) -> Any:
+    """The :class:`~blofin_stack.ml.base.ModelSpec` of a zoo module, its defaults overridden by ``overrides``.
 
-    ``overrides`` may set ``label`` (a LabelSpec), ``features``, ``hyperparams`` (merged into the defaults,
-    unknown keys refused), ``description``, ``max_train_samples`` and ``file_format``. ``label`` here is a
-    zero-argument callable building the default label, called only when no label is given; ``features``
-    likewise builds the default input columns (default: :func:`default_features`).
+    The module gives ``NAME``, ``MODEL_TYPE``, ``make``, ``HYPERPARAMS``, ``DESCRIPTION``, ``default_label()``
+    (called only when no label is given), ``FILE_FORMAT`` or ``file_format(hyperparams)``, and optionally
+    ``default_features()`` (else :func:`default_features`) and ``MAX_TRAIN_SAMPLES``. ``overrides`` may set
+    ``label`` (a LabelSpec), ``features``, ``hyperparams`` (merged into the defaults, unknown keys refused),
+    ``description``, ``max_train_samples`` and ``file_format``.
+
+    Raises:
+        ValueError: an unknown override or hyper-parameter.
     """
     from blofin_stack.ml.base import ModelSpec
 
@@ -233,18 +226,20 @@ def build_spec(
     unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown spec override(s) {sorted(unknown)}; known: {sorted(known)}")
-    chosen_label = overrides["label"] if overrides.get("label") is not None else label()
-    chosen_features = overrides.get("features")
+    hyperparams = merged(model.HYPERPARAMS, overrides.get("hyperparams"))
+    label = overrides.get("label")
+    features = overrides.get("features")
+    fmt = model.file_format(hyperparams) if hasattr(model, "file_format") else model.FILE_FORMAT
     return ModelSpec(
-        name=name,
-        model_type=model_type,
-        label=chosen_label,
-        features=tuple(chosen_features) if chosen_features is not None else (features or default_features)(),
-        hyperparams=merged(hyperparams, overrides.get("hyperparams")),
-        make=make,
-        file_format=overrides.get("file_format", file_format),
-        description=overrides.get("description", description),
-        max_train_samples=overrides.get("max_train_samples", max_train_samples),
+        name=model.NAME,
+        model_type=model.MODEL_TYPE,
+        label=label if label is not None else model.default_label(),
+        features=tuple(features) if features is not None else getattr(model, "default_features", default_features)(),
+        hyperparams=hyperparams,
+        make=model.make,
+        file_format=overrides.get("file_format", fmt),
+        description=overrides.get("description", model.DESCRIPTION),
+        max_train_samples=overrides.get("max_train_samples", getattr(model, "MAX_TRAIN_SAMPLES", None)),
     )
 
 

@@ -21,9 +21,9 @@ from typing import Any
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import ModelSpec
-from blofin_stack.ml.models._common import build_spec, merged, scaled
-from blofin_stack.ml.models.direction_predictor import HORIZON, default_label
+from blofin_stack.ml.models._common import merged, scaled
+from blofin_stack.ml.models.direction_predictor import HORIZON
+from blofin_stack.ml.models.direction_predictor import default_label as default_label  # the same target
 
 NAME = "direction_forest"
 MODEL_TYPE = "random_forest"
@@ -45,18 +45,3 @@ HYPERPARAMS: dict[str, Any] = {
 def make(hyperparams: Mapping[str, Any] | None = None) -> Pipeline:
     """A fresh, unfitted ``StandardScaler`` + random forest classifier pipeline."""
     return scaled(RandomForestClassifier(**merged(HYPERPARAMS, hyperparams)))
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        max_train_samples=MAX_TRAIN_SAMPLES,
-        overrides=overrides,
-    )

@@ -20,9 +20,9 @@ from typing import Any
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import ModelSpec
-from blofin_stack.ml.models._common import build_spec, merged, scaled
-from blofin_stack.ml.models.direction_predictor import HORIZON, default_label
+from blofin_stack.ml.models._common import merged, scaled
+from blofin_stack.ml.models.direction_predictor import HORIZON
+from blofin_stack.ml.models.direction_predictor import default_label as default_label  # the same target
 
 NAME = "direction_logistic"
 MODEL_TYPE = "logistic_regression"
@@ -36,17 +36,3 @@ HYPERPARAMS: dict[str, Any] = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "r
 def make(hyperparams: Mapping[str, Any] | None = None) -> Pipeline:
     """A fresh, unfitted ``StandardScaler`` + logistic regression pipeline."""
     return scaled(LogisticRegression(**merged(HYPERPARAMS, hyperparams)))
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        overrides=overrides,
-    )

@@ -21,8 +21,8 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import EncodedXGBClassifier, build_spec, merged, scaled
+from blofin_stack.ml.base import LabelSpec
+from blofin_stack.ml.models._common import EncodedXGBClassifier, merged, scaled
 
 NAME = "direction_predictor"
 MODEL_TYPE = "xgboost"
@@ -51,17 +51,3 @@ def default_label() -> LabelSpec:
     from blofin_stack.ml import labels
 
     return labels.direction(HORIZON)
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        overrides=overrides,
-    )

@@ -28,8 +28,8 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 from xgboost import XGBRegressor
 
-from blofin_stack.ml.base import ENTRY_INPUTS, LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import TRADE_TREE_PARAMS, build_spec, merged, scaled, template_label
+from blofin_stack.ml.base import ENTRY_INPUTS, LabelSpec
+from blofin_stack.ml.models._common import TRADE_TREE_PARAMS, merged, scaled, template_label
 from blofin_stack.ml.models._common import default_features as common_default_features
 
 NAME = "ml_entry_confidence"
@@ -59,19 +59,3 @@ def default_features() -> tuple[str, ...]:
     """The scale-free features plus the trade inputs (``trade_side``): the columns of
     :func:`blofin_stack.ml.trades.entry_dataset`."""
     return (*common_default_features(), *ENTRY_INPUTS)
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
-    ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        features=default_features,
-        overrides=overrides,
-    )

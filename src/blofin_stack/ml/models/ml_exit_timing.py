@@ -27,11 +27,10 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import EXIT_INPUTS, LabelSpec, ModelSpec
+from blofin_stack.ml.base import EXIT_INPUTS, LabelSpec
 from blofin_stack.ml.models._common import (
     TRADE_TREE_PARAMS,
     EncodedXGBClassifier,
-    build_spec,
     merged,
     scaled,
     template_label,
@@ -65,19 +64,3 @@ def default_features() -> tuple[str, ...]:
     """The scale-free features plus the trade inputs (``trade_side, bars_held, open_return``): the columns of
     :func:`blofin_stack.ml.trades.exit_dataset`."""
     return (*common_default_features(), *EXIT_INPUTS)
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features`` (all input columns, trade inputs included),
-    ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        features=default_features,
-        overrides=overrides,
-    )

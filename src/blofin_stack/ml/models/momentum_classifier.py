@@ -29,8 +29,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import RecentSamplesClassifier, build_spec, merged, scaled
+from blofin_stack.ml.base import LabelSpec
+from blofin_stack.ml.models._common import RecentSamplesClassifier, merged, scaled
 
 NAME = "momentum_classifier"
 MODEL_TYPE = "svm"
@@ -67,18 +67,3 @@ def default_label() -> LabelSpec:
     from blofin_stack.ml import labels
 
     return labels.momentum_state(HORIZON, THRESHOLD)
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        max_train_samples=MAX_TRAIN_SAMPLES,
-        overrides=overrides,
-    )

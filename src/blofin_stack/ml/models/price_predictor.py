@@ -38,8 +38,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import build_spec, final_estimator, merged, scaled
+from blofin_stack.ml.base import LabelSpec
+from blofin_stack.ml.models._common import final_estimator, merged, scaled
 
 NAME = "price_predictor"
 MODEL_TYPE = "neural_net"
@@ -75,10 +75,6 @@ def resolve_backend(backend: str) -> str:
     if backend == "torch" and not torch_available():
         raise ValueError("backend 'torch' asked for but torch is not installed (pip install torch==2.13.0)")
     return backend
-
-
-def file_format_for(backend: str) -> str:
-    return "torch-state-dict" if resolve_backend(backend) == "torch" else "skops"
 
 
 class TorchMLPRegressor(RegressorMixin, BaseEstimator):
@@ -271,16 +267,6 @@ def default_label() -> LabelSpec:
     return labels.forward_return(HORIZON)
 
 
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; the file format follows the backend (``torch-state-dict`` with torch, else ``skops``)."""
-    backend = merged(HYPERPARAMS, overrides.get("hyperparams"))["backend"]
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=file_format_for(backend),
-        description=DESCRIPTION,
-        label=default_label,
-        overrides=overrides,
-    )
+def file_format(hyperparams: Mapping[str, Any]) -> str:
+    """The file format follows the backend: ``torch-state-dict`` with torch, else ``skops``."""
+    return "torch-state-dict" if resolve_backend(hyperparams["backend"]) == "torch" else "skops"

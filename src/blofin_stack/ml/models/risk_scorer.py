@@ -23,8 +23,8 @@ from typing import Any
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import ClippedRegressor, build_spec, merged, scaled
+from blofin_stack.ml.base import LabelSpec
+from blofin_stack.ml.models._common import ClippedRegressor, merged, scaled
 
 NAME = "risk_scorer"
 MODEL_TYPE = "random_forest"
@@ -60,18 +60,3 @@ def default_label() -> LabelSpec:
 #: Training rows kept per fit (the most recent): a 100-tree forest of depth 10 costs ~9 s on 30,000 rows
 #: on this machine; 10,000 recent rows keep the whole ML cycle within its time budget.
 MAX_TRAIN_SAMPLES = 10_000
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        max_train_samples=MAX_TRAIN_SAMPLES,
-        overrides=overrides,
-    )

@@ -22,8 +22,8 @@ from typing import Any
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 
-from blofin_stack.ml.base import LabelSpec, ModelSpec
-from blofin_stack.ml.models._common import build_spec, merged, scaled
+from blofin_stack.ml.base import LabelSpec
+from blofin_stack.ml.models._common import merged, scaled
 
 NAME = "volatility_regressor"
 MODEL_TYPE = "gradient_boosting"
@@ -51,17 +51,3 @@ def default_label() -> LabelSpec:
     from blofin_stack.ml import labels
 
     return labels.forward_volatility(HORIZON)
-
-
-def spec(**overrides: Any) -> ModelSpec:
-    """The zoo entry; ``overrides``: ``label``, ``features``, ``hyperparams``, ``description``, ..."""
-    return build_spec(
-        name=NAME,
-        model_type=MODEL_TYPE,
-        make=make,
-        hyperparams=HYPERPARAMS,
-        file_format=FILE_FORMAT,
-        description=DESCRIPTION,
-        label=default_label,
-        overrides=overrides,
-    )
