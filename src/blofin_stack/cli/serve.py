@@ -12,7 +12,7 @@ from blofin_stack.cli.paper import print_run_summary
 from blofin_stack.config import get_settings, split_csv
 from blofin_stack.exchange.blofin.rest import BlofinApiError
 from blofin_stack.live.ingestor import ContractValueError
-from blofin_stack.live.serve import log_path, serve
+from blofin_stack.pipeline.serve import log_path, serve
 
 
 def serve_command(

@@ -23,9 +23,9 @@ from blofin_stack.db.engine import get_engine
 from blofin_stack.db.paper import list_accounts
 from blofin_stack.live.paper import PaperTrader
 from blofin_stack.live.replay import ReplayConfig, ReplayServer
-from blofin_stack.live.serve import serve
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS, timeframe_ms
+from blofin_stack.pipeline.serve import serve
 from paper_world import to_tier2
 
 
@@ -85,7 +85,7 @@ def test_ingest_and_paper_together_trade_every_bar_the_ingestor_stores(
     assert PaperTrader(settings).step().accounts == []  # nothing left for a later step
     assert result["log"] == str(settings.log_dir / "serve-ingest-paper.log")
     logged = log_text(settings, "serve-ingest-paper.log")
-    for logger in ("blofin_stack.live.serve", "blofin_stack.live.ingestor", "blofin_stack.live.paper"):
+    for logger in ("blofin_stack.pipeline.serve", "blofin_stack.live.ingestor", "blofin_stack.live.paper"):
         assert f" {logger}: " in logged
     assert "serve: stopping (duration)" in logged and logged.rstrip().endswith("serve: stopped")
 
