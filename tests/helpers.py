@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ from blofin_stack.cli.main import app
 from blofin_stack.features import compute_features
 
 _runner = CliRunner()
+
+
+def last_bars(folder: Path, instruments: Sequence[str], bars: int) -> dict[str, pd.DataFrame]:
+    """The last ``bars`` real 1m candles of each instrument from ``folder/INST.csv.gz`` (house OHLCV layout)."""
+    return {inst: pd.read_csv(folder / f"{inst}.csv.gz").set_index("ts").iloc[-bars:] for inst in instruments}
 
 
 def invoke(*args: str) -> Result:

@@ -17,6 +17,7 @@ from blofin_stack.live.forward import from_ms
 from blofin_stack.market.store import MarketStore
 from blofin_stack.market.timeframes import MINUTE_MS
 from blofin_stack.strategies import all_strategies
+from helpers import last_bars
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT")
 #: Built-ins that trade often on their own timeframes (1m and 5m, 5m and 15m, 5m and 1H).
@@ -26,7 +27,7 @@ STRATEGIES = ("vwap_reversion", "ema_crossover", "sma_cross", "rsi_divergence")
 @cache
 def recent_candles(folder: Path, days: int = 3) -> Mapping[str, pd.DataFrame]:
     """The last ``days`` of real 1m candles of :data:`INSTRUMENTS` (read once per process)."""
-    return {inst: pd.read_csv(folder / f"{inst}.csv.gz").set_index("ts").iloc[-days * 1440 :] for inst in INSTRUMENTS}
+    return last_bars(folder, INSTRUMENTS, days * 1440)
 
 
 def fill_store(settings: Settings, candles: Mapping[str, pd.DataFrame]) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from blofin_stack.db.tables import ranking_history, strategy_backtest_results, s
 from blofin_stack.market.store import MarketStore
 from blofin_stack.pipeline.daily import PipelineRun, run_pipeline
 from blofin_stack.strategies import BUILTIN_STRATEGIES
-from helpers import flat, invoke, ok_json, write
+from helpers import flat, invoke, last_bars, ok_json, write
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "LAYER-USDT")
 SLICE_BARS = 5 * 1440
@@ -121,9 +121,7 @@ pytestmark = pytest.mark.usefixtures("isolated_plugins")
 
 @pytest.fixture(scope="module")
 def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {
-        inst: pd.read_csv(real_data_dir / f"{inst}.csv.gz").set_index("ts").iloc[-SLICE_BARS:] for inst in INSTRUMENTS
-    }
+    return last_bars(real_data_dir, INSTRUMENTS, SLICE_BARS)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from blofin_stack.ml.store import list_models
 from blofin_stack.pipeline.daily import run_pipeline
 from blofin_stack.pipeline.ml_cycle import persist_ml_cycle, run_ml_cycle
 from blofin_stack.pipeline.reporter import ml_messages
-from helpers import write
+from helpers import last_bars, write
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT")
 SLICE_BARS = 5 * 1440
@@ -63,9 +63,7 @@ pytestmark = pytest.mark.usefixtures("isolated_plugins")
 
 @pytest.fixture(scope="module")
 def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {
-        inst: pd.read_csv(real_data_dir / f"{inst}.csv.gz").set_index("ts").iloc[-SLICE_BARS:] for inst in INSTRUMENTS
-    }
+    return last_bars(real_data_dir, INSTRUMENTS, SLICE_BARS)
 
 
 @pytest.fixture

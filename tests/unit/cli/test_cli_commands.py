@@ -17,7 +17,7 @@ import pytest
 
 from blofin_stack.config import Settings, get_settings
 from blofin_stack.market.store import MarketStore
-from helpers import flat, invoke
+from helpers import flat, invoke, last_bars
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT")
 SLICE_BARS = 6 * 1440
@@ -30,9 +30,7 @@ TRADE_KEYS = {"entry_ts", "exit_ts", "side", "entry_price", "exit_price", "pnl_p
 
 @pytest.fixture(scope="module")
 def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {
-        inst: pd.read_csv(real_data_dir / f"{inst}.csv.gz").set_index("ts").iloc[-SLICE_BARS:] for inst in INSTRUMENTS
-    }
+    return last_bars(real_data_dir, INSTRUMENTS, SLICE_BARS)
 
 
 @pytest.fixture

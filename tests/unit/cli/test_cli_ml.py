@@ -16,7 +16,7 @@ from blofin_stack.config import Settings, get_settings
 from blofin_stack.market.store import MarketStore
 from blofin_stack.ml.base import TRADE_INPUTS
 from blofin_stack.pipeline import ml_cycle
-from helpers import flat, invoke, ok_json, write
+from helpers import flat, invoke, last_bars, ok_json, write
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT")
 SLICE_BARS = 4 * 1440
@@ -35,9 +35,7 @@ pytestmark = pytest.mark.usefixtures("isolated_plugins")
 
 @pytest.fixture(scope="module")
 def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {
-        inst: pd.read_csv(real_data_dir / f"{inst}.csv.gz").set_index("ts").iloc[-SLICE_BARS:] for inst in INSTRUMENTS
-    }
+    return last_bars(real_data_dir, INSTRUMENTS, SLICE_BARS)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from blofin_stack.pipeline import ml_cycle
 from blofin_stack.pipeline.daily import run_pipeline
 from blofin_stack.pipeline.strategy_cycle import NoMarketDataError, run_strategy_cycle
 from blofin_stack.strategies import BUILTIN_STRATEGIES
+from helpers import last_bars
 
 INSTRUMENTS = ("BTC-USDT", "ETH-USDT", "LAYER-USDT")
 TIMEFRAMES = ("1m", "5m", "1H")
@@ -59,9 +60,7 @@ ML_ENV = {"ML_LOOKBACK_DAYS": "3", "ML_TRAIN_DAYS": "1", "ML_TEST_DAYS": "0.5", 
 @pytest.fixture(scope="module")
 def candles(real_data_dir: Path) -> dict[str, pd.DataFrame]:
     """The last 4 days of each instrument, read once per module."""
-    return {
-        inst: pd.read_csv(real_data_dir / f"{inst}.csv.gz").set_index("ts").iloc[-SLICE_BARS:] for inst in INSTRUMENTS
-    }
+    return last_bars(real_data_dir, INSTRUMENTS, SLICE_BARS)
 
 
 @pytest.fixture
